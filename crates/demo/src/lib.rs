@@ -1,0 +1,10 @@
+//! Deterministic workspaces built from domain types: the realistic demo a new
+//! user can load, and large generated workspaces for benchmarks. The same
+//! inputs always produce the same workspace, so tests can rely on its shape.
+
+mod demo;
+mod generated;
+mod ids;
+
+pub use demo::demo_workspace;
+pub use generated::generated_workspace;

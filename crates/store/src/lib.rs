@@ -1,0 +1,56 @@
+//! Release Desk's local cache in SQLite: opening a file safely, migrations, and
+//! the queries behind each screen. Every query here is covered by a test
+//! against a real temporary database file, so schema drift fails a test.
+
+mod dashboard;
+mod error;
+mod history;
+mod open;
+mod records;
+mod time;
+mod workspace;
+
+pub use dashboard::{Dashboard, DashboardCell, DashboardRow, DeployedVersion, LastDeployment};
+pub use error::{Result, StoreError};
+pub use history::{CellHistory, HistoryEntry, HistoryPage};
+pub use open::{move_aside, supported_schema, testing, OpenReport, DATABASE_FILE};
+pub use workspace::{LoadSummary, WorkspaceInfo};
+
+use sqlx::SqlitePool;
+use std::path::{Path, PathBuf};
+
+/// A handle on the open database. Cheap to clone: the pool is shared.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    file: PathBuf,
+}
+
+impl Store {
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Waits for every connection to finish and closes the file cleanly.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Maps a query error, turning SQLite's "damaged file" codes into
+    /// [`StoreError::Corrupt`] so the app can offer recovery at any time.
+    pub(crate) fn fail(&self, err: sqlx::Error) -> StoreError {
+        if error::is_corruption(&err) {
+            StoreError::Corrupt {
+                file: self.file.clone(),
+                detail: err.to_string(),
+            }
+        } else {
+            StoreError::Database(err)
+        }
+    }
+
+    /// The pool, for crates that own tables of their own in later migrations.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}

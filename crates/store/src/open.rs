@@ -1,0 +1,226 @@
+//! Opening the database file safely: refuse a newer or damaged file with a
+//! clear error, copy the file aside before migrating it, and move an unusable
+//! file aside on request. A database file is never deleted.
+
+use chrono::Utc;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{is_corruption, Result, StoreError};
+use crate::Store;
+
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The file name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "release-desk.sqlite3";
+
+/// What happened while opening, for the log and the settings screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Migrations applied by this open.
+    pub applied: Vec<i64>,
+    /// The copy taken before migrating an existing file, if one was needed.
+    pub backup: Option<PathBuf>,
+}
+
+/// The newest schema version this build understands.
+pub fn supported_schema() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `file` and brings its
+    /// schema up to date.
+    pub async fn open(file: &Path) -> Result<(Store, OpenReport)> {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable {
+                file: file.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(file)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| classify_open_error(file, e))?;
+
+        match prepare_schema(&pool, file).await {
+            Ok(report) => Ok((
+                Store {
+                    pool,
+                    file: file.to_path_buf(),
+                },
+                report,
+            )),
+            Err(err) => {
+                pool.close().await;
+                Err(err)
+            }
+        }
+    }
+}
+
+async fn prepare_schema(pool: &SqlitePool, file: &Path) -> Result<OpenReport> {
+    // Reading the schema is the first touch of the file's pages: a file that is
+    // not a database, or whose header is damaged, fails here.
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .fetch_all(pool)
+        .await
+        .map_err(|e| classify_open_error(file, e))?;
+    let has_migrations = tables.iter().any(|t| t == "_sqlx_migrations");
+    if !has_migrations && !tables.is_empty() {
+        return Err(StoreError::Corrupt {
+            file: file.to_path_buf(),
+            detail: format!("it holds tables ({}) but no Release Desk schema", tables.join(", ")),
+        });
+    }
+
+    let applied: Vec<i64> = if has_migrations {
+        sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = 1 ORDER BY version")
+            .fetch_all(pool)
+            .await
+            .map_err(|e| classify_open_error(file, e))?
+            .iter()
+            .map(|r| r.get::<i64, _>(0))
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let supported = supported_schema();
+    if let Some(&found) = applied.iter().max() {
+        if found > supported {
+            return Err(StoreError::NewerSchema {
+                file: file.to_path_buf(),
+                found,
+                supported,
+            });
+        }
+    }
+
+    let pending: Vec<i64> = MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect();
+    if pending.is_empty() {
+        return Ok(OpenReport {
+            applied: Vec::new(),
+            backup: None,
+        });
+    }
+
+    let backup = if applied.is_empty() {
+        None // a brand-new file: nothing to lose
+    } else {
+        Some(backup_before_migrating(pool, file, supported).await?)
+    };
+
+    MIGRATOR.run(pool).await.map_err(|e| StoreError::Migration {
+        detail: e.to_string(),
+    })?;
+    tracing::info!(file = %file.display(), ?pending, backup = ?backup, "database schema upgraded");
+    Ok(OpenReport {
+        applied: pending,
+        backup,
+    })
+}
+
+/// Takes a consistent copy with `VACUUM INTO`, which is safe while in WAL mode
+/// (a plain file copy could miss pages still in the write-ahead log).
+async fn backup_before_migrating(pool: &SqlitePool, file: &Path, target: i64) -> Result<PathBuf> {
+    let backup = sibling(file, &format!("before-schema-{target}-{}.bak", Utc::now().format("%Y%m%dT%H%M%S")));
+    let target_path = backup.to_string_lossy().into_owned();
+    sqlx::query("VACUUM INTO ?")
+        .bind(&target_path)
+        .execute(pool)
+        .await
+        .map_err(|e| StoreError::Backup {
+            file: file.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    Ok(backup)
+}
+
+fn classify_open_error(file: &Path, err: sqlx::Error) -> StoreError {
+    if is_corruption(&err) {
+        StoreError::Corrupt {
+            file: file.to_path_buf(),
+            detail: err.to_string(),
+        }
+    } else {
+        StoreError::Unavailable {
+            file: file.to_path_buf(),
+            detail: err.to_string(),
+        }
+    }
+}
+
+/// `file` with `suffix` appended to its name, in the same folder.
+fn sibling(file: &Path, suffix: &str) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    file.with_file_name(name)
+}
+
+/// Renames an unusable database file (and its WAL and shared-memory files) out
+/// of the way so a fresh one can be created. Returns the new name of the main
+/// file. Nothing is deleted.
+pub fn move_aside(file: &Path) -> Result<PathBuf> {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S");
+    let moved = sibling(file, &format!("unreadable-{stamp}"));
+    let io = |e: std::io::Error| StoreError::Unavailable {
+        file: file.to_path_buf(),
+        detail: format!("could not move it aside: {e}"),
+    };
+    for suffix in ["-wal", "-shm"] {
+        let mut side = file.as_os_str().to_os_string();
+        side.push(suffix);
+        let side = PathBuf::from(side);
+        if side.exists() {
+            let mut to = moved.as_os_str().to_os_string();
+            to.push(suffix);
+            std::fs::rename(&side, PathBuf::from(to)).map_err(io)?;
+        }
+    }
+    if file.exists() {
+        std::fs::rename(file, &moved).map_err(io)?;
+    }
+    tracing::warn!(from = %file.display(), to = %moved.display(), "moved an unusable database aside");
+    Ok(moved)
+}
+
+/// Lets tests build a database as an older release of the app left it.
+#[doc(hidden)]
+pub mod testing {
+    use super::MIGRATOR;
+    use sqlx::migrate::Migrator;
+    use sqlx::SqlitePool;
+
+    /// Applies only the migrations up to and including `version`.
+    pub async fn migrate_up_to(pool: &SqlitePool, version: i64) -> Result<(), sqlx::migrate::MigrateError> {
+        let older: Vec<_> = MIGRATOR.iter().filter(|m| m.version <= version).cloned().collect();
+        let migrator = Migrator {
+            migrations: std::borrow::Cow::Owned(older),
+            ..Migrator::DEFAULT
+        };
+        migrator.run(pool).await
+    }
+
+    /// Every migration version this build knows, oldest first.
+    pub fn versions() -> Vec<i64> {
+        MIGRATOR.iter().map(|m| m.version).collect()
+    }
+}
