@@ -1,1 +1,82 @@
+//! The Release Desk desktop shell: wires state, commands and the window over
+//! the Tauri-free crates in `crates/`. Nothing here decides anything.
 
+pub mod bindings;
+pub mod commands;
+pub mod error;
+mod logging;
+pub mod state;
+mod window;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use release_desk_credentials::Credentials;
+use tauri::{Manager, RunEvent, Runtime};
+
+use crate::state::{AppPaths, AppState};
+
+/// Keeps the background log writer alive for the life of the app.
+struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
+
+/// Data and log folders: `RELEASE_DESK_DATA_DIR` / `RELEASE_DESK_LOG_DIR` when
+/// set (tests, portable installs), else the OS's app-data and log folders.
+fn resolve_paths<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<AppPaths> {
+    let from_env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    Ok(AppPaths {
+        data_dir: match from_env("RELEASE_DESK_DATA_DIR") {
+            Some(dir) => dir,
+            None => app.path().app_data_dir()?,
+        },
+        log_dir: match from_env("RELEASE_DESK_LOG_DIR") {
+            Some(dir) => dir,
+            None => app.path().app_log_dir()?,
+        },
+    })
+}
+
+pub fn run() {
+    let started = Instant::now();
+    let builder = bindings::builder::<tauri::Wry>();
+    let app = tauri::Builder::default()
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            builder.mount_events(app);
+            let paths = resolve_paths(app.handle())?;
+            app.manage(LogGuard(logging::init(&paths.log_dir)));
+            tracing::info!(data_dir = %paths.data_dir.display(), log_dir = %paths.log_dir.display(), "Release Desk starting");
+            let state = tauri::async_runtime::block_on(AppState::open(paths, Credentials::for_this_build(), started));
+            let workspace_name = tauri::async_runtime::block_on(async {
+                match state.store().await {
+                    Ok(store) => store.workspace().await.ok().flatten().map(|w| w.name),
+                    Err(_) => None,
+                }
+            });
+            if let Some(main) = app.get_webview_window("main") {
+                window::set_title(&main, workspace_name.as_deref());
+                window::tune_webview(&main);
+                state.on_workspace_changed(Box::new(move |name| window::set_title(&main, name)));
+            }
+            app.manage(state);
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+
+    match app {
+        Ok(app) => app.run(|handle, event| {
+            if let RunEvent::Exit = event {
+                if let Some(state) = handle.try_state::<AppState>() {
+                    tauri::async_runtime::block_on(state.close());
+                }
+            }
+        }),
+        Err(error) => {
+            eprintln!("Release Desk could not start: {error}");
+            std::process::exit(1);
+        }
+    }
+}

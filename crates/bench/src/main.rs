@@ -1,1 +1,224 @@
-fn main() {}
+//! `make bench`: measures query latency on the demo and a large generated
+//! workspace, and (given the built app) its cold start and memory, then
+//! writes BENCHMARKS.md. Progress goes to stderr, the result tables to stdout.
+//! Targets not met are results (exit 0); only a failure of the harness itself
+//! (a store error, an app that never renders) exits non-zero.
+
+mod app;
+mod error;
+mod machine;
+mod procfs;
+mod queries;
+mod report;
+mod stats;
+mod workspaces;
+
+use chrono::Utc;
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::app::{AppMeasure, AppTarget};
+use crate::error::{BenchError, Result};
+use crate::machine::Machine;
+use crate::report::{AppOutcome, AppPlan, Report, WorkspaceResult};
+use crate::workspaces::{describe, WorkspaceKind};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "release-desk-bench",
+    about = "Measure Release Desk and write BENCHMARKS.md"
+)]
+struct Cli {
+    /// The built app binary; cold start and memory are measured only when given.
+    #[arg(long, value_name = "PATH")]
+    app: Option<PathBuf>,
+
+    /// The build profile of that binary (e.g. "release"), for the report.
+    #[arg(long, value_name = "NAME")]
+    app_profile: Option<String>,
+
+    /// How many times to start the app per workspace.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    runs: u32,
+
+    /// Where to write the report.
+    #[arg(long, value_name = "PATH", default_value = "BENCHMARKS.md")]
+    out: PathBuf,
+
+    /// Leave out the query latency part.
+    #[arg(long)]
+    skip_queries: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(Completion::Clean) => ExitCode::SUCCESS,
+        Ok(Completion::AppFailed) => {
+            eprintln!(
+                "release-desk-bench: error: the app could not be measured (see above and the report at {})",
+                cli.out.display()
+            );
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("release-desk-bench: error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The report was written; whether every measurement could be taken.
+enum Completion {
+    Clean,
+    AppFailed,
+}
+
+fn run(cli: &Cli) -> Result<Completion> {
+    let app_plan = plan_app(cli)?;
+    if let AppPlan::Skipped(reason) = &app_plan {
+        eprintln!("[bench] skipping the app: {reason}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(BenchError::Runtime)?;
+
+    let machine = Machine::detect();
+    eprintln!(
+        "[bench] {} ({} logical cores, {}), {}",
+        machine.cpu, machine.logical_cores, machine.ram, machine.rustc
+    );
+    let now = Utc::now();
+    let mut results = Vec::new();
+    for kind in WorkspaceKind::ALL {
+        results.push(measure_workspace(cli, &runtime, &app_plan, kind, now)?);
+    }
+
+    let report = Report {
+        date: now,
+        machine,
+        app_profile: cli.app_profile.clone(),
+        app_plan,
+        queries_skipped: cli.skip_queries,
+        workspaces: results,
+    };
+    std::fs::write(&cli.out, report::render_document(&report)).map_err(|source| {
+        BenchError::WriteReport {
+            path: cli.out.clone(),
+            source,
+        }
+    })?;
+    print!("{}", report::render_tables(&report));
+    eprintln!("[bench] wrote {}", cli.out.display());
+
+    let failed = report
+        .workspaces
+        .iter()
+        .any(|w| matches!(w.app, AppOutcome::Failed(_)));
+    Ok(if failed {
+        Completion::AppFailed
+    } else {
+        Completion::Clean
+    })
+}
+
+/// Checks the app part can run before spending minutes on the queries.
+fn plan_app(cli: &Cli) -> Result<AppPlan> {
+    let Some(binary) = &cli.app else {
+        return Ok(AppPlan::NotRequested);
+    };
+    if !binary.is_file() {
+        return Err(BenchError::MissingApp(binary.clone()));
+    }
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+        return Ok(AppPlan::Skipped(
+            "DISPLAY is not set, so the app cannot open a window. Run under Xvfb (`xvfb-run -a`, as `make bench` does)."
+                .to_owned(),
+        ));
+    }
+    // An absolute path keeps working whatever the app's working folder is.
+    let binary = std::path::absolute(binary).unwrap_or_else(|_| binary.clone());
+    Ok(AppPlan::Run { binary })
+}
+
+fn measure_workspace(
+    cli: &Cli,
+    runtime: &tokio::runtime::Runtime,
+    app_plan: &AppPlan,
+    kind: WorkspaceKind,
+    now: chrono::DateTime<Utc>,
+) -> Result<WorkspaceResult> {
+    let label = kind.label();
+    eprintln!("[bench] {label}: building the workspace");
+    let started = Instant::now();
+    let seed = kind.seed(now);
+    eprintln!(
+        "[bench] {label}: built {} deployments in {:.2} s; loading it into SQLite",
+        seed.deployments.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let prepared = runtime.block_on(workspaces::prepare(&seed, now))?;
+    let contents = describe(&prepared.summary, kind.requested_deployments());
+    eprintln!(
+        "[bench] {label}: {contents}, loaded in {:.2} s",
+        prepared.load.as_secs_f64()
+    );
+
+    let queries = if cli.skip_queries {
+        None
+    } else {
+        eprintln!("[bench] {label}: query latency");
+        Some(runtime.block_on(queries::measure(&prepared.database_file(), &seed))?)
+    };
+    // The seed of the large workspace is big; the app does not need it.
+    drop(seed);
+
+    let app = match app_plan {
+        AppPlan::Run { binary } => {
+            let target = AppTarget {
+                binary,
+                workspace: label,
+                data_dir: &prepared.data_dir,
+                logs_dir: &prepared.logs_dir,
+            };
+            measure_app(&target, cli.runs as usize)
+        }
+        AppPlan::NotRequested | AppPlan::Skipped(_) => AppOutcome::NotRun,
+    };
+    Ok(WorkspaceResult {
+        label,
+        contents,
+        load: prepared.load,
+        queries,
+        app,
+    })
+}
+
+/// Runs the app `runs` times. A failed run ends this workspace's measurement
+/// and is recorded for the report rather than aborting the whole harness, so
+/// the figures already taken are not lost.
+fn measure_app(target: &AppTarget<'_>, runs: usize) -> AppOutcome {
+    let mut measured = Vec::with_capacity(runs);
+    for run in 1..=runs {
+        eprintln!("[bench] {}: app run {run}/{runs}", target.workspace);
+        match app::measure_run(target, run) {
+            Ok(result) => {
+                eprintln!(
+                    "    cold start {:.0} ms, PSS {:.1} MiB over {} processes",
+                    result.cold_start.as_secs_f64() * 1_000.0,
+                    result.total_pss_bytes() as f64 / (1024.0 * 1024.0),
+                    result.processes.len()
+                );
+                measured.push(result);
+            }
+            Err(err) => {
+                eprintln!("    failed: {err}");
+                return AppOutcome::Failed(err.to_string());
+            }
+        }
+    }
+    AppOutcome::Measured(AppMeasure { runs: measured })
+}

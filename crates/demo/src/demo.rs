@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use release_desk_domain::{
-    Artefact, ArtefactDraft, Deployment, DeploymentDraft, Environment, Leg, Outcome, PathToLive, Service, Slug,
-    WorkspaceSeed,
+    Artefact, ArtefactDraft, Deployment, DeploymentDraft, Environment, Leg, Outcome, PathToLive,
+    Service, Slug, WorkspaceSeed,
 };
 
 use crate::ids::{commit_of, digest_of};
@@ -16,7 +16,12 @@ const SERVICES: [(&str, &str, &str, u32); 9] = [
     ("checkout-web", "Checkout web", "Payments", 1),
     ("gateway", "Edge gateway", "Platform", 3),
     ("identity-service", "Identity service", "Platform", 2),
-    ("notifications-worker", "Notifications worker", "Messaging", 2),
+    (
+        "notifications-worker",
+        "Notifications worker",
+        "Messaging",
+        2,
+    ),
     ("patient-records", "Patient records API", "Records", 3),
     ("payments-api", "Payments API", "Payments", 1),
     ("reporting-batch", "Reporting batch", "Insights", 4),
@@ -31,7 +36,13 @@ const STAGES: [(&str, &str, bool); 5] = [
     ("production", "Production", true),
 ];
 
-const PEOPLE: [&str; 5] = ["Priya Shah", "Tom Okafor", "Aisha Rahman", "Dan Whitfield", "Mei Lin"];
+const PEOPLE: [&str; 5] = [
+    "Priya Shah",
+    "Tom Okafor",
+    "Aisha Rahman",
+    "Dan Whitfield",
+    "Mei Lin",
+];
 
 const FAILURES: [&str; 8] = [
     "Smoke test failed: GET /health returned 503 on the idle leg after 60 s",
@@ -55,7 +66,9 @@ const ROLLBACKS: [&str; 4] = [
 pub fn demo_workspace(now: DateTime<Utc>) -> WorkspaceSeed {
     let stages: Vec<Environment> = STAGES
         .iter()
-        .map(|(key, name, prod)| Environment::new(key, name, *prod).expect("demo stage keys are valid"))
+        .map(|(key, name, prod)| {
+            Environment::new(key, name, *prod).expect("demo stage keys are valid")
+        })
         .collect();
     let path_to_live = PathToLive::new(stages).expect("demo stages are distinct");
     let mut rng = fastrand::Rng::with_seed(0x5EED_2026);
@@ -64,8 +77,13 @@ pub fn demo_workspace(now: DateTime<Utc>) -> WorkspaceSeed {
     let mut deployments = Vec::new();
 
     for (index, (key, name, team, cadence_days)) in SERVICES.iter().enumerate() {
-        let service = Service::new(key, name, Some(team), Some(&format!("github.com/acme-health/{key}")))
-            .expect("demo services are valid");
+        let service = Service::new(
+            key,
+            name,
+            Some(team),
+            Some(&format!("github.com/acme-health/{key}")),
+        )
+        .expect("demo services are valid");
         let mut history = ServiceHistory {
             service: &service,
             rng: &mut rng,
@@ -74,7 +92,10 @@ pub fn demo_workspace(now: DateTime<Utc>) -> WorkspaceSeed {
             deployments: Vec::new(),
         };
         let mut minor = 3 + index as u32 % 4;
-        history.baseline(&format!("{}.{}.4", 1 + index as u32 % 3, minor - 1), now - Duration::days(35));
+        history.baseline(
+            &format!("{}.{}.4", 1 + index as u32 % 3, minor - 1),
+            now - Duration::days(35),
+        );
         let mut built_at = now - Duration::days(28) + Duration::hours(9 + index as i64);
         let mut patch = 0;
         while built_at < now - Duration::hours(2) {
@@ -127,9 +148,15 @@ impl ServiceHistory<'_> {
             version: version.to_owned(),
             digest: digest_of(&format!("{key}@{version}")),
             source_commit: commit_of(&format!("{key}@{version}")),
-            build_url: Some(format!("https://github.com/acme-health/{key}/actions/runs/{}", 9_100_000 + self.rng.u32(..900_000))),
+            build_url: Some(format!(
+                "https://github.com/acme-health/{key}/actions/runs/{}",
+                9_100_000 + self.rng.u32(..900_000)
+            )),
             created_at: built_at,
-            signature: Some(format!("untrusted comment: signed by acme-health release key\n{}", &digest_of(version)[..44])),
+            signature: Some(format!(
+                "untrusted comment: signed by acme-health release key\n{}",
+                &digest_of(version)[..44]
+            )),
         })
         .expect("demo artefacts are valid");
         self.artefacts.push(artefact.clone());
@@ -142,7 +169,11 @@ impl ServiceHistory<'_> {
     fn build_and_promote(&mut self, version: &str, built_at: DateTime<Utc>) {
         let artefact = self.artefact(version, built_at);
         let mut at = built_at + Duration::minutes(8 + self.rng.i64(0..20));
-        let mut leg = if self.rng.bool() { Leg::Blue } else { Leg::Green };
+        let mut leg = if self.rng.bool() {
+            Leg::Blue
+        } else {
+            Leg::Green
+        };
         for (stage, (env, _, _)) in STAGES.iter().enumerate() {
             if stage > 0 {
                 at = self.next_slot(stage, at);
@@ -161,9 +192,15 @@ impl ServiceHistory<'_> {
             };
             let roll = self.rng.u8(..100);
             let (outcome, reason) = if roll < 7 {
-                (Outcome::Failed, Some(FAILURES[self.rng.usize(..FAILURES.len())]))
+                (
+                    Outcome::Failed,
+                    Some(FAILURES[self.rng.usize(..FAILURES.len())]),
+                )
             } else if roll < 10 && stage >= 2 {
-                (Outcome::RolledBack, Some(ROLLBACKS[self.rng.usize(..ROLLBACKS.len())]))
+                (
+                    Outcome::RolledBack,
+                    Some(ROLLBACKS[self.rng.usize(..ROLLBACKS.len())]),
+                )
             } else {
                 (Outcome::Succeeded, None)
             };
@@ -172,7 +209,11 @@ impl ServiceHistory<'_> {
             if outcome != Outcome::Succeeded {
                 return;
             }
-            leg = if leg == Leg::Blue { Leg::Green } else { Leg::Blue };
+            leg = if leg == Leg::Blue {
+                Leg::Green
+            } else {
+                Leg::Blue
+            };
         }
     }
 
@@ -181,8 +222,14 @@ impl ServiceHistory<'_> {
     fn next_slot(&mut self, stage: usize, after: DateTime<Utc>) -> DateTime<Utc> {
         let candidate = match stage {
             1 => after + Duration::minutes(40 + self.rng.i64(0..180)),
-            2 => working_morning(after + Duration::hours(14)) + Duration::minutes(self.rng.i64(0..240)),
-            3 => working_morning(after + Duration::hours(20)) + Duration::minutes(60 + self.rng.i64(0..300)),
+            2 => {
+                working_morning(after + Duration::hours(14))
+                    + Duration::minutes(self.rng.i64(0..240))
+            }
+            3 => {
+                working_morning(after + Duration::hours(20))
+                    + Duration::minutes(60 + self.rng.i64(0..300))
+            }
             _ => {
                 let mut day = working_morning(after + Duration::hours(20));
                 while !matches!(day.weekday(), Weekday::Tue | Weekday::Thu) {
@@ -235,8 +282,21 @@ impl ServiceHistory<'_> {
         let artefact = self.artefact(version, built);
         for (i, (env, _, _)) in STAGES.iter().enumerate() {
             let at = built + Duration::hours(20 * i as i64) + Duration::minutes(15);
-            let actor = if i < 2 { "GitHub Actions" } else { PEOPLE[i % PEOPLE.len()] };
-            self.deploy(&artefact, env, Some(Leg::Blue), at, Duration::minutes(7), actor, Outcome::Succeeded, None);
+            let actor = if i < 2 {
+                "GitHub Actions"
+            } else {
+                PEOPLE[i % PEOPLE.len()]
+            };
+            self.deploy(
+                &artefact,
+                env,
+                Some(Leg::Blue),
+                at,
+                Duration::minutes(7),
+                actor,
+                Outcome::Succeeded,
+                None,
+            );
         }
     }
 
@@ -245,8 +305,26 @@ impl ServiceHistory<'_> {
     fn emergency_fix(&mut self, version: &str) {
         let built = self.now - Duration::days(3) - Duration::hours(5);
         let artefact = self.artefact(version, built);
-        self.deploy(&artefact, "dev", Some(Leg::Blue), built + Duration::minutes(12), Duration::minutes(3), "GitHub Actions", Outcome::Succeeded, None);
-        self.deploy(&artefact, "production", Some(Leg::Green), built + Duration::minutes(95), Duration::minutes(14), "Aisha Rahman", Outcome::Succeeded, None);
+        self.deploy(
+            &artefact,
+            "dev",
+            Some(Leg::Blue),
+            built + Duration::minutes(12),
+            Duration::minutes(3),
+            "GitHub Actions",
+            Outcome::Succeeded,
+            None,
+        );
+        self.deploy(
+            &artefact,
+            "production",
+            Some(Leg::Green),
+            built + Duration::minutes(95),
+            Duration::minutes(14),
+            "Aisha Rahman",
+            Outcome::Succeeded,
+            None,
+        );
     }
 
     /// A release to production that started a few minutes ago.
@@ -255,9 +333,31 @@ impl ServiceHistory<'_> {
         let artefact = self.artefact(version, built);
         for (i, env) in ["dev", "test", "uat", "preprod"].iter().enumerate() {
             let at = built + Duration::hours(i as i64 * 6) + Duration::minutes(10);
-            self.deploy(&artefact, env, Some(Leg::Blue), at, Duration::minutes(6), if i < 2 { "GitHub Actions" } else { "Tom Okafor" }, Outcome::Succeeded, None);
+            self.deploy(
+                &artefact,
+                env,
+                Some(Leg::Blue),
+                at,
+                Duration::minutes(6),
+                if i < 2 {
+                    "GitHub Actions"
+                } else {
+                    "Tom Okafor"
+                },
+                Outcome::Succeeded,
+                None,
+            );
         }
-        self.deploy(&artefact, "production", Some(Leg::Green), self.now - Duration::minutes(4), Duration::minutes(30), "Priya Shah", Outcome::Succeeded, None);
+        self.deploy(
+            &artefact,
+            "production",
+            Some(Leg::Green),
+            self.now - Duration::minutes(4),
+            Duration::minutes(30),
+            "Priya Shah",
+            Outcome::Succeeded,
+            None,
+        );
     }
 }
 
@@ -302,9 +402,18 @@ mod tests {
         assert_eq!(w.path_to_live.stages().len(), 5);
         let outcomes: HashSet<Outcome> = w.deployments.iter().map(|d| d.outcome()).collect();
         assert_eq!(outcomes.len(), 4, "every outcome appears: {outcomes:?}");
-        assert!(w.deployments.iter().filter(|d| d.outcome() == Outcome::Failed).count() >= 5);
+        assert!(
+            w.deployments
+                .iter()
+                .filter(|d| d.outcome() == Outcome::Failed)
+                .count()
+                >= 5
+        );
         let first = w.deployments.iter().map(|d| d.started_at()).min().unwrap();
-        assert!(now() - first >= Duration::days(21), "a few weeks of history");
+        assert!(
+            now() - first >= Duration::days(21),
+            "a few weeks of history"
+        );
         assert!(w.deployments.iter().all(|d| d.started_at() <= now()));
     }
 
@@ -321,7 +430,10 @@ mod tests {
         }
         let mut digests = HashMap::new();
         for a in &w.artefacts {
-            assert!(digests.insert(a.digest().clone(), a.version()).is_none(), "digests are unique");
+            assert!(
+                digests.insert(a.digest().clone(), a.version()).is_none(),
+                "digests are unique"
+            );
         }
     }
 
@@ -330,9 +442,9 @@ mod tests {
         let w = demo_workspace(now());
         for s in &w.services {
             assert!(
-                w.deployments
-                    .iter()
-                    .any(|d| d.service() == &s.key && d.environment().as_str() == "production" && d.outcome() == Outcome::Succeeded),
+                w.deployments.iter().any(|d| d.service() == &s.key
+                    && d.environment().as_str() == "production"
+                    && d.outcome() == Outcome::Succeeded),
                 "{} never reached production",
                 s.key
             );
@@ -342,8 +454,14 @@ mod tests {
     #[test]
     fn working_morning_skips_weekends() {
         let saturday = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
-        assert_eq!(working_morning(saturday), Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap());
+        assert_eq!(
+            working_morning(saturday),
+            Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+        );
         let early_monday = Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap();
-        assert_eq!(working_morning(early_monday), Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap());
+        assert_eq!(
+            working_morning(early_monday),
+            Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use release_desk_domain::{
-    Artefact, ArtefactDraft, Deployment, DeploymentDraft, Environment, Leg, Outcome, PathToLive, Service, Slug,
-    WorkspaceSeed,
+    Artefact, ArtefactDraft, Deployment, DeploymentDraft, Environment, Leg, Outcome, PathToLive,
+    Service, Slug, WorkspaceSeed,
 };
 
 use crate::ids::{commit_of, digest_of};
@@ -12,13 +12,19 @@ use crate::ids::{commit_of, digest_of};
 /// A workspace with `services` services, `stages` environments and exactly
 /// `deployments` deployments. Each build walks the stages in order; one in
 /// twenty deployments fails, so every query path sees every outcome.
-pub fn generated_workspace(services: usize, stages: usize, deployments: usize, now: DateTime<Utc>) -> WorkspaceSeed {
+pub fn generated_workspace(
+    services: usize,
+    stages: usize,
+    deployments: usize,
+    now: DateTime<Utc>,
+) -> WorkspaceSeed {
     let stages = stages.max(1);
     let services = services.max(1);
     let path: Vec<Environment> = (0..stages)
         .map(|i| {
             let key = format!("stage-{i}");
-            Environment::new(&key, &format!("Stage {i}"), i + 1 == stages).expect("generated keys are valid")
+            Environment::new(&key, &format!("Stage {i}"), i + 1 == stages)
+                .expect("generated keys are valid")
         })
         .collect();
     let path_to_live = PathToLive::new(path).expect("generated keys are distinct");
@@ -26,8 +32,13 @@ pub fn generated_workspace(services: usize, stages: usize, deployments: usize, n
 
     let service_list: Vec<Service> = (0..services)
         .map(|i| {
-            Service::new(&format!("service-{i:03}"), &format!("Service {i:03}"), Some("Generated"), None)
-                .expect("generated keys are valid")
+            Service::new(
+                &format!("service-{i:03}"),
+                &format!("Service {i:03}"),
+                Some("Generated"),
+                None,
+            )
+            .expect("generated keys are valid")
         })
         .collect();
 
@@ -64,14 +75,24 @@ pub fn generated_workspace(services: usize, stages: usize, deployments: usize, n
                     Deployment::new(
                         DeploymentDraft {
                             service: service.key.clone(),
-                            environment: Slug::parse(env.key.as_str()).expect("generated keys are valid"),
+                            environment: Slug::parse(env.key.as_str())
+                                .expect("generated keys are valid"),
                             version: version.clone(),
-                            leg: Some(if build % 2 == 0 { Leg::Blue } else { Leg::Green }),
+                            leg: Some(if build % 2 == 0 {
+                                Leg::Blue
+                            } else {
+                                Leg::Green
+                            }),
                             started_at,
                             finished_at: Some(started_at + Duration::minutes(5)),
                             actor: "Generator".into(),
-                            outcome: if failed { Outcome::Failed } else { Outcome::Succeeded },
-                            failure_reason: failed.then(|| "Smoke test failed: GET /health returned 503".into()),
+                            outcome: if failed {
+                                Outcome::Failed
+                            } else {
+                                Outcome::Succeeded
+                            },
+                            failure_reason: failed
+                                .then(|| "Smoke test failed: GET /health returned 503".into()),
                         },
                         &artefact,
                     )
@@ -107,7 +128,11 @@ mod tests {
         assert_eq!(w.path_to_live.stages().len(), 4);
         // Failures end a build's walk early, so the count can fall short of the
         // target only when builds run out; the generator plans enough for that.
-        assert!(w.deployments.len() <= 1_000 && w.deployments.len() > 900, "{}", w.deployments.len());
+        assert!(
+            w.deployments.len() <= 1_000 && w.deployments.len() > 900,
+            "{}",
+            w.deployments.len()
+        );
         assert!(w.deployments.iter().any(|d| d.outcome() == Outcome::Failed));
     }
 }

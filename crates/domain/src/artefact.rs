@@ -134,19 +134,31 @@ pub(crate) mod tests {
         assert!(Artefact::new(draft("1.0.0", 1)).is_ok());
         let mut d = draft("1.0.0", 1);
         d.digest = "nope".into();
-        assert!(matches!(Artefact::new(d), Err(DomainError::InvalidDigest { .. })));
+        assert!(matches!(
+            Artefact::new(d),
+            Err(DomainError::InvalidDigest { .. })
+        ));
         let mut d = draft(" ", 1);
         d.version = "  ".into();
-        assert_eq!(Artefact::new(d), Err(DomainError::EmptyField { field: "version" }));
+        assert_eq!(
+            Artefact::new(d),
+            Err(DomainError::EmptyField { field: "version" })
+        );
         let mut d = draft("1.0.0", 1);
         d.source_commit = "xyz".into();
-        assert!(matches!(Artefact::new(d), Err(DomainError::InvalidCommit { .. })));
+        assert!(matches!(
+            Artefact::new(d),
+            Err(DomainError::InvalidCommit { .. })
+        ));
     }
 
     #[test]
     fn same_version_and_digest_is_already_recorded() {
         let a = Artefact::new(draft("1.0.0", 1)).unwrap();
-        assert_eq!(check_registration(Some(&a), &a.clone()), Ok(Registration::AlreadyRecorded));
+        assert_eq!(
+            check_registration(Some(&a), &a.clone()),
+            Ok(Registration::AlreadyRecorded)
+        );
         assert_eq!(check_registration(None, &a), Ok(Registration::New));
     }
 
@@ -156,7 +168,11 @@ pub(crate) mod tests {
         let b = Artefact::new(draft("1.0.0", 2)).unwrap();
         let err = check_registration(Some(&a), &b).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("1.0.0") && text.contains(&a.digest().to_string()) && text.contains(&b.digest().to_string()));
+        assert!(
+            text.contains("1.0.0")
+                && text.contains(&a.digest().to_string())
+                && text.contains(&b.digest().to_string())
+        );
     }
 
     proptest! {

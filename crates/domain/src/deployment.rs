@@ -17,7 +17,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [Self::Succeeded, Self::Failed, Self::InProgress, Self::RolledBack];
+    pub const ALL: [Outcome; 4] = [
+        Self::Succeeded,
+        Self::Failed,
+        Self::InProgress,
+        Self::RolledBack,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -105,7 +110,11 @@ impl Deployment {
         match (draft.outcome, draft.finished_at) {
             (Outcome::InProgress, Some(_)) => return Err(DomainError::InProgressFinished),
             (Outcome::InProgress, None) => {}
-            (o, None) => return Err(DomainError::MissingFinish { outcome: o.as_str() }),
+            (o, None) => {
+                return Err(DomainError::MissingFinish {
+                    outcome: o.as_str(),
+                })
+            }
             (_, Some(finished)) if finished < draft.started_at => {
                 return Err(DomainError::FinishedBeforeStarted {
                     started: draft.started_at.to_rfc3339(),
@@ -211,27 +220,42 @@ mod tests {
         );
         let mut d = draft(Outcome::Succeeded);
         d.failure_reason = Some("oops".into());
-        assert_eq!(Deployment::new(d, &artefact()), Err(DomainError::UnexpectedFailureReason));
+        assert_eq!(
+            Deployment::new(d, &artefact()),
+            Err(DomainError::UnexpectedFailureReason)
+        );
     }
 
     #[test]
     fn times_must_be_consistent_with_the_outcome() {
         let mut d = draft(Outcome::Succeeded);
         d.finished_at = Some(d.started_at - Duration::seconds(1));
-        assert!(matches!(Deployment::new(d, &artefact()), Err(DomainError::FinishedBeforeStarted { .. })));
+        assert!(matches!(
+            Deployment::new(d, &artefact()),
+            Err(DomainError::FinishedBeforeStarted { .. })
+        ));
         let mut d = draft(Outcome::Succeeded);
         d.finished_at = None;
-        assert!(matches!(Deployment::new(d, &artefact()), Err(DomainError::MissingFinish { .. })));
+        assert!(matches!(
+            Deployment::new(d, &artefact()),
+            Err(DomainError::MissingFinish { .. })
+        ));
         let mut d = draft(Outcome::InProgress);
         d.finished_at = Some(d.started_at);
-        assert_eq!(Deployment::new(d, &artefact()), Err(DomainError::InProgressFinished));
+        assert_eq!(
+            Deployment::new(d, &artefact()),
+            Err(DomainError::InProgressFinished)
+        );
     }
 
     #[test]
     fn the_artefact_must_belong_to_the_service() {
         let mut d = draft(Outcome::Succeeded);
         d.service = Slug::parse("checkout-web").unwrap();
-        assert!(matches!(Deployment::new(d, &artefact()), Err(DomainError::ArtefactServiceMismatch { .. })));
+        assert!(matches!(
+            Deployment::new(d, &artefact()),
+            Err(DomainError::ArtefactServiceMismatch { .. })
+        ));
     }
 
     #[test]

@@ -77,16 +77,28 @@ mod tests {
         let new = v("1.1.0", 2, 3);
         assert_eq!(drift_between(None, None, |_, _| 0), Drift::NotDeployed);
         assert_eq!(drift_between(None, Some(&old), |_, _| 0), Drift::NoPrevious);
-        assert_eq!(drift_between(Some(&old), Some(&old), |_, _| 0), Drift::Level);
-        assert_eq!(drift_between(Some(&new), Some(&old), |_, _| 3), Drift::Behind { builds: 3 });
-        assert_eq!(drift_between(Some(&old), Some(&new), |_, _| 9), Drift::Ahead);
+        assert_eq!(
+            drift_between(Some(&old), Some(&old), |_, _| 0),
+            Drift::Level
+        );
+        assert_eq!(
+            drift_between(Some(&new), Some(&old), |_, _| 3),
+            Drift::Behind { builds: 3 }
+        );
+        assert_eq!(
+            drift_between(Some(&old), Some(&new), |_, _| 9),
+            Drift::Ahead
+        );
     }
 
     #[test]
     fn behind_is_at_least_one_build() {
         let old = v("1.0.0", 1, 0);
         let new = v("1.1.0", 2, 3);
-        assert_eq!(drift_between(Some(&new), Some(&old), |_, _| 0), Drift::Behind { builds: 1 });
+        assert_eq!(
+            drift_between(Some(&new), Some(&old), |_, _| 0),
+            Drift::Behind { builds: 1 }
+        );
     }
 
     #[test]

@@ -98,7 +98,10 @@ mod tests {
         let p = path();
         assert_eq!(p.previous(&Slug::parse("dev").unwrap()), None);
         assert_eq!(
-            p.previous(&Slug::parse("production").unwrap()).unwrap().key.as_str(),
+            p.previous(&Slug::parse("production").unwrap())
+                .unwrap()
+                .key
+                .as_str(),
             "test"
         );
         assert_eq!(p.previous(&Slug::parse("nowhere").unwrap()), None);

@@ -15,7 +15,12 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(key: &str, name: &str, team: Option<&str>, repository: Option<&str>) -> Result<Self> {
+    pub fn new(
+        key: &str,
+        name: &str,
+        team: Option<&str>,
+        repository: Option<&str>,
+    ) -> Result<Self> {
         Ok(Self {
             key: Slug::parse(key)?,
             name: required_text("service name", name)?,
@@ -31,7 +36,13 @@ mod tests {
 
     #[test]
     fn trims_and_validates() {
-        let s = Service::new("payments-api", " Payments API ", Some(""), Some("org/payments")).unwrap();
+        let s = Service::new(
+            "payments-api",
+            " Payments API ",
+            Some(""),
+            Some("org/payments"),
+        )
+        .unwrap();
         assert_eq!(s.name, "Payments API");
         assert_eq!(s.team, None);
         assert!(Service::new("Payments", "x", None, None).is_err());

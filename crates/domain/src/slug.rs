@@ -66,7 +66,16 @@ mod tests {
 
     #[test]
     fn refuses_bad_keys_with_the_value() {
-        for key in ["", "Dev", "2fa", "-x", "x-", "has space", "ünï", &"a".repeat(65)] {
+        for key in [
+            "",
+            "Dev",
+            "2fa",
+            "-x",
+            "x-",
+            "has space",
+            "ünï",
+            &"a".repeat(65),
+        ] {
             let err = Slug::parse(key).unwrap_err();
             assert!(matches!(err, DomainError::InvalidSlug { .. }), "{key}");
         }

@@ -2,7 +2,9 @@
 //! deployed, how the last deployment ended, and drift from the previous stage.
 
 use chrono::{DateTime, Utc};
-use release_desk_domain::{drift_between, Digest, Drift, Environment, Outcome, Service, StageVersion};
+use release_desk_domain::{
+    drift_between, Digest, Drift, Environment, Outcome, Service, StageVersion,
+};
 use serde::Serialize;
 use specta::Type;
 use sqlx::Row;
@@ -106,10 +108,11 @@ ORDER BY p.service_id, p.position, p.environment_id
 
 impl Store {
     pub async fn dashboard(&self) -> Result<Dashboard> {
-        let environments_rows = sqlx::query("SELECT id, key, name, production FROM environments ORDER BY position, id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.fail(e))?;
+        let environments_rows =
+            sqlx::query("SELECT id, key, name, production FROM environments ORDER BY position, id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.fail(e))?;
         let mut environments = Vec::with_capacity(environments_rows.len());
         let mut environment_keys = std::collections::HashMap::new();
         for r in &environments_rows {
@@ -118,10 +121,12 @@ impl Store {
             environments.push(env);
         }
 
-        let service_rows = sqlx::query("SELECT id, key, name, team, repository FROM services ORDER BY name COLLATE NOCASE, id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.fail(e))?;
+        let service_rows = sqlx::query(
+            "SELECT id, key, name, team, repository FROM services ORDER BY name COLLATE NOCASE, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
         let mut rows = Vec::with_capacity(service_rows.len());
         let mut row_index = std::collections::HashMap::new();
         for r in &service_rows {
@@ -141,7 +146,10 @@ impl Store {
             let Some(&index) = row_index.get(&r.get::<i64, _>(0)) else {
                 continue; // a service added between the two reads appears on the next refresh
             };
-            let environment = environment_keys.get(&r.get::<i64, _>(1)).cloned().unwrap_or_default();
+            let environment = environment_keys
+                .get(&r.get::<i64, _>(1))
+                .cloned()
+                .unwrap_or_default();
             let current = stage_version(r.get(2), r.get(3), r.get(4))?;
             let previous = stage_version(r.get(6), r.get(7), r.get(8))?;
             let builds_between: Option<i64> = r.get(9);
@@ -183,7 +191,11 @@ impl Store {
     }
 }
 
-fn stage_version(version: Option<String>, digest: Option<String>, built_ms: Option<i64>) -> Result<Option<StageVersion>> {
+fn stage_version(
+    version: Option<String>,
+    digest: Option<String>,
+    built_ms: Option<i64>,
+) -> Result<Option<StageVersion>> {
     match (version, digest, built_ms) {
         (Some(version), Some(digest), Some(built)) => Ok(Some(StageVersion {
             version,

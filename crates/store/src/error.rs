@@ -37,7 +37,9 @@ pub enum StoreError {
     #[error("unknown environment '{0}'")]
     UnknownEnvironment(String),
 
-    #[error("this workspace already has data; a workspace can only be loaded into an empty database")]
+    #[error(
+        "this workspace already has data; a workspace can only be loaded into an empty database"
+    )]
     WorkspaceNotEmpty,
 
     #[error("database error: {0}")]

@@ -57,7 +57,12 @@ const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 500;
 
 impl Store {
-    pub async fn cell_history(&self, service: &Slug, environment: &Slug, page: &HistoryPage) -> Result<CellHistory> {
+    pub async fn cell_history(
+        &self,
+        service: &Slug,
+        environment: &Slug,
+        page: &HistoryPage,
+    ) -> Result<CellHistory> {
         let ids = sqlx::query(
             "SELECT (SELECT id FROM services WHERE key = ?), (SELECT id FROM environments WHERE key = ?)",
         )
@@ -73,12 +78,14 @@ impl Store {
             .get::<Option<i64>, _>(1)
             .ok_or_else(|| StoreError::UnknownEnvironment(environment.to_string()))?;
 
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deployments WHERE service_id = ? AND environment_id = ?")
-            .bind(service_id)
-            .bind(environment_id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.fail(e))?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deployments WHERE service_id = ? AND environment_id = ?",
+        )
+        .bind(service_id)
+        .bind(environment_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
 
         let limit = page.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         // Keyset pagination on (started_at, id): stable while new deployments
@@ -119,7 +126,10 @@ impl Store {
                 source_commit: r.get(4),
                 build_url: r.get(5),
                 signed: r.get(6),
-                leg: r.get::<Option<String>, _>(7).as_deref().and_then(Leg::parse),
+                leg: r
+                    .get::<Option<String>, _>(7)
+                    .as_deref()
+                    .and_then(Leg::parse),
                 actor: r.get(8),
                 started_at: from_ms(started),
                 finished_at: finished.map(from_ms),

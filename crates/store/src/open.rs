@@ -74,15 +74,19 @@ impl Store {
 async fn prepare_schema(pool: &SqlitePool, file: &Path) -> Result<OpenReport> {
     // Reading the schema is the first touch of the file's pages: a file that is
     // not a database, or whose header is damaged, fails here.
-    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .fetch_all(pool)
-        .await
-        .map_err(|e| classify_open_error(file, e))?;
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(pool)
+            .await
+            .map_err(|e| classify_open_error(file, e))?;
     let has_migrations = tables.iter().any(|t| t == "_sqlx_migrations");
     if !has_migrations && !tables.is_empty() {
         return Err(StoreError::Corrupt {
             file: file.to_path_buf(),
-            detail: format!("it holds tables ({}) but no Release Desk schema", tables.join(", ")),
+            detail: format!(
+                "it holds tables ({}) but no Release Desk schema",
+                tables.join(", ")
+            ),
         });
     }
 
@@ -127,9 +131,12 @@ async fn prepare_schema(pool: &SqlitePool, file: &Path) -> Result<OpenReport> {
         Some(backup_before_migrating(pool, file, supported).await?)
     };
 
-    MIGRATOR.run(pool).await.map_err(|e| StoreError::Migration {
-        detail: e.to_string(),
-    })?;
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|e| StoreError::Migration {
+            detail: e.to_string(),
+        })?;
     tracing::info!(file = %file.display(), ?pending, backup = ?backup, "database schema upgraded");
     Ok(OpenReport {
         applied: pending,
@@ -140,7 +147,13 @@ async fn prepare_schema(pool: &SqlitePool, file: &Path) -> Result<OpenReport> {
 /// Takes a consistent copy with `VACUUM INTO`, which is safe while in WAL mode
 /// (a plain file copy could miss pages still in the write-ahead log).
 async fn backup_before_migrating(pool: &SqlitePool, file: &Path, target: i64) -> Result<PathBuf> {
-    let backup = sibling(file, &format!("before-schema-{target}-{}.bak", Utc::now().format("%Y%m%dT%H%M%S")));
+    let backup = sibling(
+        file,
+        &format!(
+            "before-schema-{target}-{}.bak",
+            Utc::now().format("%Y%m%dT%H%M%S")
+        ),
+    );
     let target_path = backup.to_string_lossy().into_owned();
     sqlx::query("VACUUM INTO ?")
         .bind(&target_path)
@@ -210,8 +223,15 @@ pub mod testing {
     use sqlx::SqlitePool;
 
     /// Applies only the migrations up to and including `version`.
-    pub async fn migrate_up_to(pool: &SqlitePool, version: i64) -> Result<(), sqlx::migrate::MigrateError> {
-        let older: Vec<_> = MIGRATOR.iter().filter(|m| m.version <= version).cloned().collect();
+    pub async fn migrate_up_to(
+        pool: &SqlitePool,
+        version: i64,
+    ) -> Result<(), sqlx::migrate::MigrateError> {
+        let older: Vec<_> = MIGRATOR
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect();
         let migrator = Migrator {
             migrations: std::borrow::Cow::Owned(older),
             ..Migrator::DEFAULT

@@ -1,6 +1,9 @@
 //! Recording artefacts and deployments one at a time, as providers report them.
 
-use release_desk_domain::{check_registration, Artefact, ArtefactDraft, Deployment, DeploymentDraft, Leg, Outcome, Registration};
+use release_desk_domain::{
+    check_registration, Artefact, ArtefactDraft, Deployment, DeploymentDraft, Leg, Outcome,
+    Registration,
+};
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::error::{Result, StoreError};
@@ -57,13 +60,22 @@ impl Store {
     /// version with a different digest is refused as a conflicting artefact.
     pub async fn record_artefact(&self, artefact: &Artefact) -> Result<Registration> {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
-        let service_id = self.service_id(&mut tx, artefact.service().as_str()).await?;
+        let service_id = self
+            .service_id(&mut tx, artefact.service().as_str())
+            .await?;
         let recorded = self
-            .find_artefact(&mut tx, service_id, artefact.service().as_str(), artefact.version())
+            .find_artefact(
+                &mut tx,
+                service_id,
+                artefact.service().as_str(),
+                artefact.version(),
+            )
             .await?;
         let registration = check_registration(recorded.as_ref().map(|(_, a)| a), artefact)?;
         if registration == Registration::New {
-            insert_artefact(&mut tx, service_id, artefact).await.map_err(|e| self.fail(e))?;
+            insert_artefact(&mut tx, service_id, artefact)
+                .await
+                .map_err(|e| self.fail(e))?;
         }
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(registration)
@@ -87,9 +99,15 @@ impl Store {
                 version: draft.version.clone(),
             })?;
         let deployment = Deployment::new(draft, &artefact)?;
-        let id = insert_deployment(&mut tx, artefact_id, service_id, environment_id, &deployment)
-            .await
-            .map_err(|e| self.fail(e))?;
+        let id = insert_deployment(
+            &mut tx,
+            artefact_id,
+            service_id,
+            environment_id,
+            &deployment,
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(id)
     }

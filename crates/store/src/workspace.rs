@@ -58,7 +58,11 @@ impl Store {
 
     /// Loads a whole workspace into an empty database in one transaction:
     /// either all of it is stored or none of it.
-    pub async fn load_workspace(&self, seed: &WorkspaceSeed, now: DateTime<Utc>) -> Result<LoadSummary> {
+    pub async fn load_workspace(
+        &self,
+        seed: &WorkspaceSeed,
+        now: DateTime<Utc>,
+    ) -> Result<LoadSummary> {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
         let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workspace")
             .fetch_one(&mut *tx)
@@ -113,22 +117,37 @@ impl Store {
             let id = crate::records::insert_artefact(&mut tx, service_id, artefact)
                 .await
                 .map_err(|e| self.fail(e))?;
-            artefact_ids.insert((artefact.service().clone(), artefact.version().to_owned()), (id, service_id));
+            artefact_ids.insert(
+                (artefact.service().clone(), artefact.version().to_owned()),
+                (id, service_id),
+            );
         }
 
         for deployment in &seed.deployments {
             let (artefact_id, service_id) = *artefact_ids
-                .get(&(deployment.service().clone(), deployment.version().to_owned()))
+                .get(&(
+                    deployment.service().clone(),
+                    deployment.version().to_owned(),
+                ))
                 .ok_or_else(|| StoreError::UnknownArtefact {
                     service: deployment.service().to_string(),
                     version: deployment.version().to_owned(),
                 })?;
-            let environment_id = *environment_ids
-                .get(deployment.environment())
-                .ok_or_else(|| StoreError::UnknownEnvironment(deployment.environment().to_string()))?;
-            crate::records::insert_deployment(&mut tx, artefact_id, service_id, environment_id, deployment)
-                .await
-                .map_err(|e| self.fail(e))?;
+            let environment_id =
+                *environment_ids
+                    .get(deployment.environment())
+                    .ok_or_else(|| {
+                        StoreError::UnknownEnvironment(deployment.environment().to_string())
+                    })?;
+            crate::records::insert_deployment(
+                &mut tx,
+                artefact_id,
+                service_id,
+                environment_id,
+                deployment,
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
         }
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(LoadSummary {
@@ -141,10 +160,11 @@ impl Store {
 
     /// The stages of the path to live, in order.
     pub async fn path_to_live(&self) -> Result<Option<PathToLive>> {
-        let rows = sqlx::query("SELECT key, name, production FROM environments ORDER BY position, id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.fail(e))?;
+        let rows =
+            sqlx::query("SELECT key, name, production FROM environments ORDER BY position, id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.fail(e))?;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -158,10 +178,9 @@ impl Store {
     /// Puts the stages in a new order. The domain checks it is a permutation of
     /// the current stages; the new positions are written in one transaction.
     pub async fn reorder_environments(&self, keys: &[Slug]) -> Result<PathToLive> {
-        let current = self
-            .path_to_live()
-            .await?
-            .ok_or_else(|| StoreError::UnknownEnvironment(keys.first().map(|k| k.to_string()).unwrap_or_default()))?;
+        let current = self.path_to_live().await?.ok_or_else(|| {
+            StoreError::UnknownEnvironment(keys.first().map(|k| k.to_string()).unwrap_or_default())
+        })?;
         let reordered = current.reordered(keys)?;
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
         for (position, stage) in reordered.stages().iter().enumerate() {

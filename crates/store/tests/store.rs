@@ -3,7 +3,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use release_desk_demo::demo_workspace;
 use release_desk_domain::{
-    Artefact, ArtefactDraft, Drift, Outcome, Registration, Slug, DeploymentDraft, WorkspaceSeed,
+    Artefact, ArtefactDraft, DeploymentDraft, Drift, Outcome, Registration, Slug, WorkspaceSeed,
 };
 use release_desk_store::{move_aside, testing, HistoryPage, Store, StoreError, DATABASE_FILE};
 use sqlx::sqlite::SqliteConnectOptions;
@@ -29,16 +29,28 @@ async fn fresh() -> (tempfile::TempDir, PathBuf, Store) {
 
 async fn with_demo() -> (tempfile::TempDir, PathBuf, Store) {
     let (dir, file, store) = fresh().await;
-    store.load_workspace(&demo_workspace(now()), now()).await.unwrap();
+    store
+        .load_workspace(&demo_workspace(now()), now())
+        .await
+        .unwrap();
     (dir, file, store)
 }
 
 #[tokio::test]
 async fn opens_in_wal_mode_with_foreign_keys_on() {
     let (_dir, _file, store) = fresh().await;
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(store.pool()).await.unwrap();
-    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(store.pool()).await.unwrap();
-    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(store.pool()).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(fk, 1);
     assert!(busy >= 1000);
@@ -52,21 +64,44 @@ async fn demo_workspace_fills_the_dashboard() {
     assert!(info.demo);
     assert_eq!(info.services, 9);
     let dashboard = store.dashboard().await.unwrap();
-    let keys: Vec<&str> = dashboard.environments.iter().map(|e| e.key.as_str()).collect();
+    let keys: Vec<&str> = dashboard
+        .environments
+        .iter()
+        .map(|e| e.key.as_str())
+        .collect();
     assert_eq!(keys, ["dev", "test", "uat", "preprod", "production"]);
     assert_eq!(dashboard.rows.len(), 9);
     for row in &dashboard.rows {
         assert_eq!(row.cells.len(), 5, "{}", row.service.key);
         assert_eq!(row.cells[0].drift, Drift::NoPrevious);
-        assert!(row.cells.iter().all(|c| c.deployed.is_some()), "{} has a version everywhere", row.service.key);
+        assert!(
+            row.cells.iter().all(|c| c.deployed.is_some()),
+            "{} has a version everywhere",
+            row.service.key
+        );
     }
-    let payments = dashboard.rows.iter().find(|r| r.service.key.as_str() == "payments-api").unwrap();
+    let payments = dashboard
+        .rows
+        .iter()
+        .find(|r| r.service.key.as_str() == "payments-api")
+        .unwrap();
     let prod = &payments.cells[4];
     assert_eq!(prod.last.as_ref().unwrap().outcome, Outcome::InProgress);
-    assert_ne!(prod.deployed.as_ref().unwrap().version, prod.last.as_ref().unwrap().version);
+    assert_ne!(
+        prod.deployed.as_ref().unwrap().version,
+        prod.last.as_ref().unwrap().version
+    );
 
-    let identity = dashboard.rows.iter().find(|r| r.service.key.as_str() == "identity-service").unwrap();
-    assert_eq!(identity.cells[4].drift, Drift::Ahead, "the emergency fix skipped preprod");
+    let identity = dashboard
+        .rows
+        .iter()
+        .find(|r| r.service.key.as_str() == "identity-service")
+        .unwrap();
+    assert_eq!(
+        identity.cells[4].drift,
+        Drift::Ahead,
+        "the emergency fix skipped preprod"
+    );
     let behind = dashboard
         .rows
         .iter()
@@ -74,11 +109,10 @@ async fn demo_workspace_fills_the_dashboard() {
         .filter(|c| matches!(c.drift, Drift::Behind { .. }))
         .count();
     assert!(behind > 0);
-    assert!(dashboard
-        .rows
-        .iter()
-        .flat_map(|r| &r.cells)
-        .any(|c| c.last.as_ref().is_some_and(|l| l.outcome == Outcome::Failed && l.failure_reason.is_some())));
+    assert!(dashboard.rows.iter().flat_map(|r| &r.cells).any(|c| c
+        .last
+        .as_ref()
+        .is_some_and(|l| l.outcome == Outcome::Failed && l.failure_reason.is_some())));
 }
 
 #[tokio::test]
@@ -102,16 +136,29 @@ async fn cell_history_pages_newest_first_without_gaps() {
     let (_dir, _file, store) = with_demo().await;
     let (service, env) = (slug("payments-api"), slug("dev"));
     let all = store
-        .cell_history(&service, &env, &HistoryPage { after: None, limit: Some(500) })
+        .cell_history(
+            &service,
+            &env,
+            &HistoryPage {
+                after: None,
+                limit: Some(500),
+            },
+        )
         .await
         .unwrap();
     assert!(all.total as usize >= 10);
     assert_eq!(all.entries.len(), all.total as usize);
     assert!(!all.more);
-    assert!(all.entries.windows(2).all(|w| w[0].started_at >= w[1].started_at));
+    assert!(all
+        .entries
+        .windows(2)
+        .all(|w| w[0].started_at >= w[1].started_at));
 
     let mut seen = Vec::new();
-    let mut page = HistoryPage { after: None, limit: Some(4) };
+    let mut page = HistoryPage {
+        after: None,
+        limit: Some(4),
+    };
     loop {
         let h = store.cell_history(&service, &env, &page).await.unwrap();
         seen.extend(h.entries.iter().map(|e| e.id));
@@ -124,11 +171,18 @@ async fn cell_history_pages_newest_first_without_gaps() {
     assert_eq!(seen, all.entries.iter().map(|e| e.id).collect::<Vec<_>>());
 
     let failed = store
-        .cell_history(&slug("payments-api"), &slug("production"), &HistoryPage::default())
+        .cell_history(
+            &slug("payments-api"),
+            &slug("production"),
+            &HistoryPage::default(),
+        )
         .await
         .unwrap();
     for e in &failed.entries {
-        assert_eq!(e.failure_reason.is_some(), matches!(e.outcome, Outcome::Failed | Outcome::RolledBack));
+        assert_eq!(
+            e.failure_reason.is_some(),
+            matches!(e.outcome, Outcome::Failed | Outcome::RolledBack)
+        );
         assert_eq!(e.duration_ms.is_some(), e.outcome != Outcome::InProgress);
     }
 }
@@ -165,9 +219,24 @@ fn artefact(version: &str, byte: u8) -> Artefact {
 #[tokio::test]
 async fn conflicting_artefacts_are_refused_and_digests_never_change() {
     let (_dir, _file, store) = with_demo().await;
-    assert_eq!(store.record_artefact(&artefact("9.0.0", 0xaa)).await.unwrap(), Registration::New);
-    assert_eq!(store.record_artefact(&artefact("9.0.0", 0xaa)).await.unwrap(), Registration::AlreadyRecorded);
-    let err = store.record_artefact(&artefact("9.0.0", 0xbb)).await.unwrap_err();
+    assert_eq!(
+        store
+            .record_artefact(&artefact("9.0.0", 0xaa))
+            .await
+            .unwrap(),
+        Registration::New
+    );
+    assert_eq!(
+        store
+            .record_artefact(&artefact("9.0.0", 0xaa))
+            .await
+            .unwrap(),
+        Registration::AlreadyRecorded
+    );
+    let err = store
+        .record_artefact(&artefact("9.0.0", 0xbb))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "invalid_input");
     assert!(err.to_string().contains("conflicting artefact"), "{err}");
 
@@ -202,11 +271,20 @@ async fn a_deployment_of_an_unknown_artefact_is_refused_and_nothing_is_written()
     };
     let err = store.record_deployment(draft.clone()).await.unwrap_err();
     assert!(matches!(err, StoreError::UnknownArtefact { .. }), "{err}");
-    assert_eq!(store.workspace().await.unwrap().unwrap().deployments, before);
+    assert_eq!(
+        store.workspace().await.unwrap().unwrap().deployments,
+        before
+    );
 
-    store.record_artefact(&artefact("0.0.0-never-built", 0x11)).await.unwrap();
+    store
+        .record_artefact(&artefact("0.0.0-never-built", 0x11))
+        .await
+        .unwrap();
     store.record_deployment(draft).await.unwrap();
-    assert_eq!(store.workspace().await.unwrap().unwrap().deployments, before + 1);
+    assert_eq!(
+        store.workspace().await.unwrap().unwrap().deployments,
+        before + 1
+    );
 }
 
 #[tokio::test]
@@ -216,11 +294,17 @@ async fn a_workspace_loads_entirely_or_not_at_all() {
     let mut broken: WorkspaceSeed = good.clone();
     // The last artefact goes missing: its deployments can no longer resolve.
     let dropped = broken.artefacts.pop().unwrap();
-    assert!(broken.deployments.iter().any(|d| d.version() == dropped.version() && d.service() == dropped.service()));
+    assert!(broken
+        .deployments
+        .iter()
+        .any(|d| d.version() == dropped.version() && d.service() == dropped.service()));
     let err = store.load_workspace(&broken, now()).await.unwrap_err();
     assert!(matches!(err, StoreError::UnknownArtefact { .. }), "{err}");
     assert_eq!(store.workspace().await.unwrap(), None);
-    let services: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM services").fetch_one(store.pool()).await.unwrap();
+    let services: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM services")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(services, 0, "nothing half-written");
 
     store.load_workspace(&good, now()).await.unwrap();
@@ -236,19 +320,29 @@ async fn data_survives_closing_and_reopening() {
     let (store, report) = Store::open(&file).await.unwrap();
     assert!(report.applied.is_empty());
     let after = store.dashboard().await.unwrap();
-    assert_eq!(serde_json::to_value(&before.rows).unwrap(), serde_json::to_value(&after.rows).unwrap());
+    assert_eq!(
+        serde_json::to_value(&before.rows).unwrap(),
+        serde_json::to_value(&after.rows).unwrap()
+    );
 }
 
 #[tokio::test]
 async fn environments_can_be_reordered_but_not_dropped() {
     let (_dir, _file, store) = with_demo().await;
-    let keys: Vec<Slug> = ["test", "dev", "uat", "preprod", "production"].map(slug).to_vec();
+    let keys: Vec<Slug> = ["test", "dev", "uat", "preprod", "production"]
+        .map(slug)
+        .to_vec();
     store.reorder_environments(&keys).await.unwrap();
     let dashboard = store.dashboard().await.unwrap();
     assert_eq!(dashboard.environments[0].key.as_str(), "test");
     assert_eq!(dashboard.rows[0].cells[0].environment, "test");
     assert!(store.reorder_environments(&keys[1..]).await.is_err());
-    assert_eq!(store.path_to_live().await.unwrap().unwrap().stages()[0].key.as_str(), "test");
+    assert_eq!(
+        store.path_to_live().await.unwrap().unwrap().stages()[0]
+            .key
+            .as_str(),
+        "test"
+    );
 }
 
 #[tokio::test]
@@ -257,7 +351,10 @@ async fn preferences_round_trip() {
     assert_eq!(store.preference("theme").await.unwrap(), None);
     store.set_preference("theme", "dark").await.unwrap();
     store.set_preference("theme", "light").await.unwrap();
-    assert_eq!(store.preference("theme").await.unwrap().as_deref(), Some("light"));
+    assert_eq!(
+        store.preference("theme").await.unwrap().as_deref(),
+        Some("light")
+    );
 }
 
 #[tokio::test]
@@ -270,12 +367,21 @@ async fn a_file_that_is_not_a_database_is_refused_and_can_be_moved_aside() {
     let err = Store::open(&file).await.unwrap_err();
     assert_eq!(err.code(), "database_corrupt", "{err}");
     assert!(err.is_unusable_file());
-    assert!(err.to_string().contains(&file.display().to_string()), "the error names the file: {err}");
-    assert!(std::fs::read(&file).unwrap() == garbage, "the file is untouched");
+    assert!(
+        err.to_string().contains(&file.display().to_string()),
+        "the error names the file: {err}"
+    );
+    assert!(
+        std::fs::read(&file).unwrap() == garbage,
+        "the file is untouched"
+    );
 
     let moved = move_aside(&file).unwrap();
     assert!(!file.exists());
-    assert!(std::fs::read(&moved).unwrap() == garbage, "moved, not deleted");
+    assert!(
+        std::fs::read(&moved).unwrap() == garbage,
+        "moved, not deleted"
+    );
     let (store, _) = Store::open(&file).await.unwrap();
     assert_eq!(store.workspace().await.unwrap(), None);
 }
@@ -283,7 +389,10 @@ async fn a_file_that_is_not_a_database_is_refused_and_can_be_moved_aside() {
 #[tokio::test]
 async fn a_damaged_database_is_reported_as_corrupt() {
     let (_dir, file, store) = with_demo().await;
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(store.pool()).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(store.pool())
+        .await
+        .unwrap();
     store.close().await;
     // Overwrite pages in the middle of the file, as a failing disk would.
     let mut bytes = std::fs::read(&file).unwrap();
@@ -311,12 +420,17 @@ async fn a_database_from_a_newer_version_is_refused_untouched() {
     .await
     .unwrap();
     // Fold the write-ahead log into the main file so its bytes are the whole database.
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(store.pool()).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(store.pool())
+        .await
+        .unwrap();
     store.close().await;
     let before = std::fs::read(&file).unwrap();
     let err = Store::open(&file).await.unwrap_err();
     match &err {
-        StoreError::NewerSchema { found, supported, .. } => {
+        StoreError::NewerSchema {
+            found, supported, ..
+        } => {
             assert_eq!(*found, 99990101000000);
             assert_eq!(*supported, *testing::versions().last().unwrap());
         }
@@ -340,27 +454,46 @@ async fn an_older_database_is_copied_aside_before_it_is_upgraded() {
             .await
             .unwrap();
         conn.close().await.unwrap();
-        let pool = sqlx::SqlitePool::connect_with(SqliteConnectOptions::new().filename(&file)).await.unwrap();
-        testing::migrate_up_to(&pool, versions[0]).await.unwrap();
-        sqlx::query("INSERT INTO workspace (id, name, demo, created_at_ms) VALUES (1, 'Old', 0, 0)")
-            .execute(&pool)
+        let pool = sqlx::SqlitePool::connect_with(SqliteConnectOptions::new().filename(&file))
             .await
             .unwrap();
+        testing::migrate_up_to(&pool, versions[0]).await.unwrap();
+        sqlx::query(
+            "INSERT INTO workspace (id, name, demo, created_at_ms) VALUES (1, 'Old', 0, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
         pool.close().await;
     }
     let (store, report) = Store::open(&file).await.unwrap();
     assert_eq!(report.applied, versions[1..].to_vec());
-    let backup = report.backup.expect("an existing file is copied before migrating");
+    let backup = report
+        .backup
+        .expect("an existing file is copied before migrating");
     assert!(backup.exists());
     assert_eq!(store.workspace().await.unwrap().unwrap().name, "Old");
     store.set_preference("theme", "dark").await.unwrap();
 
-    let old = sqlx::SqlitePool::connect_with(SqliteConnectOptions::new().filename(&backup).read_only(true))
+    let old = sqlx::SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&backup)
+            .read_only(true),
+    )
+    .await
+    .unwrap();
+    let name: String = sqlx::query_scalar("SELECT name FROM workspace")
+        .fetch_one(&old)
         .await
         .unwrap();
-    let name: String = sqlx::query_scalar("SELECT name FROM workspace").fetch_one(&old).await.unwrap();
     assert_eq!(name, "Old");
     let has_preferences: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'preferences'").fetch_one(&old).await.unwrap();
-    assert_eq!(has_preferences, 0, "the backup is the file as it was before the upgrade");
+        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'preferences'")
+            .fetch_one(&old)
+            .await
+            .unwrap();
+    assert_eq!(
+        has_preferences, 0,
+        "the backup is the file as it was before the upgrade"
+    );
 }

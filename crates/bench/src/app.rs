@@ -1,0 +1,364 @@
+//! Cold start and memory of the real app: start the built binary on a
+//! prepared data folder, wait for the line it prints once the dashboard has
+//! rendered with data, let it settle, add up the PSS of its process tree, and
+//! stop the whole tree.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::{BenchError, Result};
+use crate::procfs::{is_running, process_tree, tree_memory, ProcessMemory};
+use crate::stats::percentile;
+
+/// The app prints this (with `RELEASE_DESK_BENCH` set) when the UI reports
+/// that the dashboard has rendered with data.
+pub const READY_LINE: &str = "release-desk: dashboard rendered after";
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Start-up work (WebKit's caches, the first paint, deferred loads) goes on
+/// briefly after the first render; memory is read once it has settled.
+pub const SETTLE: Duration = Duration::from_secs(3);
+/// How long the tree gets to exit after SIGTERM before SIGKILL.
+pub const TERM_GRACE: Duration = Duration::from_secs(3);
+const POLL: Duration = Duration::from_millis(100);
+
+/// What one start of the app measured.
+#[derive(Debug, Clone)]
+pub struct AppRun {
+    /// From just before spawning to reading the ready line on its stdout.
+    pub cold_start: Duration,
+    /// The app's own figure from the ready line (from its `main`).
+    pub app_reported_ms: Option<u64>,
+    /// Largest first.
+    pub processes: Vec<ProcessMemory>,
+}
+
+impl AppRun {
+    pub fn total_pss_bytes(&self) -> u64 {
+        self.processes.iter().map(|p| p.pss_bytes).sum()
+    }
+}
+
+/// Where the app finds its data and writes its logs for one workspace.
+pub struct AppTarget<'a> {
+    pub binary: &'a Path,
+    pub workspace: &'a str,
+    pub data_dir: &'a Path,
+    pub logs_dir: &'a Path,
+}
+
+/// Starts the app and measures one run. The app's processes are stopped
+/// whether or not the measurement succeeded.
+pub fn measure_run(target: &AppTarget<'_>, run: usize) -> Result<AppRun> {
+    let stderr_log = target.logs_dir.join(format!("app-stderr-run{run}.log"));
+    let stderr = File::create(&stderr_log).map_err(BenchError::TempDir)?;
+    let mut command = Command::new(target.binary);
+    command
+        .env("RELEASE_DESK_BENCH", "1")
+        .env("RELEASE_DESK_DATA_DIR", target.data_dir)
+        .env("RELEASE_DESK_LOG_DIR", target.logs_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr));
+
+    let spawned_at = Instant::now();
+    let mut child = command.spawn().map_err(|source| BenchError::Spawn {
+        path: target.binary.to_path_buf(),
+        source,
+    })?;
+    let measured = wait_and_measure(&mut child, spawned_at, target, run, &stderr_log);
+    let stopped = stop_tree(&mut child);
+    let measured = measured?;
+    stopped?;
+    Ok(measured)
+}
+
+fn wait_and_measure(
+    child: &mut Child,
+    spawned_at: Instant,
+    target: &AppTarget<'_>,
+    run: usize,
+    stderr_log: &Path,
+) -> Result<AppRun> {
+    let (ready_at, line) = wait_for_ready(child, target, run, stderr_log)?;
+    let cold_start = ready_at.saturating_duration_since(spawned_at);
+    thread::sleep(SETTLE);
+    let processes = tree_memory(child.id()).map_err(|detail| BenchError::Memory {
+        pid: child.id(),
+        detail,
+    })?;
+    Ok(AppRun {
+        cold_start,
+        app_reported_ms: parse_reported_ms(&line),
+        processes,
+    })
+}
+
+/// Reads the app's stdout on a thread of its own, stamping each line as it
+/// arrives, so the time is not skewed by how often this thread looks. The
+/// thread keeps draining stdout to the end so the app never blocks on a full
+/// pipe; it ends when the app's processes are gone.
+fn wait_for_ready(
+    child: &mut Child,
+    target: &AppTarget<'_>,
+    run: usize,
+    stderr_log: &Path,
+) -> Result<(Instant, String)> {
+    let (lines_tx, lines) = mpsc::channel::<(Instant, String)>();
+    if let Some(stdout) = child.stdout.take() {
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                // Nobody listening any more is fine: keep draining.
+                let _ = lines_tx.send((Instant::now(), line));
+            }
+        });
+    }
+    // Without a stdout reader the channel is already closed and the loop below
+    // reports the app as exited or silent, which is what it looks like.
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(BenchError::NotReady {
+                workspace: target.workspace.to_owned(),
+                run,
+                timeout_s: READY_TIMEOUT.as_secs(),
+                stderr_tail: tail(stderr_log),
+            });
+        }
+        match lines.recv_timeout(POLL.min(deadline - now)) {
+            Ok((at, line)) if line.starts_with(READY_LINE) => return Ok((at, line)),
+            Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+            // stdout closed: the app has exited or is about to.
+            Err(RecvTimeoutError::Disconnected) => thread::sleep(POLL),
+        }
+        if let Some(status) = child.try_wait().map_err(BenchError::Stop)? {
+            return Err(BenchError::ExitedEarly {
+                workspace: target.workspace.to_owned(),
+                run,
+                status: status.to_string(),
+                stderr_tail: tail(stderr_log),
+            });
+        }
+    }
+}
+
+/// SIGTERM to the app and every descendant, SIGKILL to whatever is left after
+/// the grace period, then reap the app. Descendants are listed before the
+/// first signal: once the app dies they are re-parented and no longer found
+/// by walking down from it.
+fn stop_tree(child: &mut Child) -> Result<()> {
+    let pids = process_tree(child.id());
+    signal("TERM", &pids)?;
+    let deadline = Instant::now() + TERM_GRACE;
+    loop {
+        let app_done = child.try_wait().map_err(BenchError::Stop)?.is_some();
+        if app_done && !pids.iter().any(|&p| is_running(p)) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = pids.into_iter().filter(|&p| is_running(p)).collect();
+    eprintln!(
+        "    {} process(es) still running {} s after SIGTERM; sending SIGKILL",
+        left.len(),
+        TERM_GRACE.as_secs()
+    );
+    signal("KILL", &left)?;
+    child.wait().map_err(BenchError::Stop)?;
+    Ok(())
+}
+
+/// Signals with the `kill` command, which keeps this crate free of `unsafe`.
+/// Its exit status is ignored: a process that ended in the meantime makes it
+/// fail, and that is the outcome wanted anyway.
+fn signal(name: &str, pids: &[u32]) -> Result<()> {
+    if pids.is_empty() {
+        return Ok(());
+    }
+    Command::new("kill")
+        .arg(format!("-{name}"))
+        .args(pids.iter().map(u32::to_string))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(BenchError::Stop)?;
+    Ok(())
+}
+
+/// The number in "release-desk: dashboard rendered after 812 ms".
+pub fn parse_reported_ms(line: &str) -> Option<u64> {
+    line.strip_prefix(READY_LINE)?
+        .trim()
+        .strip_suffix("ms")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The last lines of the app's stderr, to explain a failure.
+fn tail(path: &Path) -> String {
+    const LINES: usize = 20;
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => {
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(LINES)..].join("\n")
+        }
+        Ok(_) => "(stderr was empty)".to_owned(),
+        Err(e) => format!("(could not read {}: {e})", path.display()),
+    }
+}
+
+/// Every run of one workspace, and the figures the report shows.
+#[derive(Debug, Clone)]
+pub struct AppMeasure {
+    pub runs: Vec<AppRun>,
+}
+
+impl AppMeasure {
+    /// Cold start in ms: (median, min, max); the median is nearest-rank.
+    pub fn cold_start_ms(&self) -> Option<(f64, f64, f64)> {
+        let mut ms: Vec<f64> = self
+            .runs
+            .iter()
+            .map(|r| r.cold_start.as_secs_f64() * 1_000.0)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        Some((percentile(&ms, 50)?, *ms.first()?, *ms.last()?))
+    }
+
+    /// The run whose total PSS is the (nearest-rank) median.
+    pub fn median_memory_run(&self) -> Option<&AppRun> {
+        let mut runs: Vec<&AppRun> = self.runs.iter().collect();
+        runs.sort_by_key(|r| r.total_pss_bytes());
+        let index = (runs.len() * 50).div_ceil(100).max(1) - 1;
+        runs.get(index).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(ms: u64, pss: &[u64]) -> AppRun {
+        AppRun {
+            cold_start: Duration::from_millis(ms),
+            app_reported_ms: None,
+            processes: pss
+                .iter()
+                .enumerate()
+                .map(|(i, &pss_bytes)| ProcessMemory {
+                    pid: i as u32 + 1,
+                    name: format!("p{i}"),
+                    pss_bytes,
+                })
+                .collect(),
+        }
+    }
+
+    /// A stand-in for the app: a shell script with a child process, as the
+    /// real app has WebKit's.
+    fn fake_app(dir: &Path, body: &str) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("fake-app.sh");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path
+    }
+
+    #[test]
+    fn measures_a_tree_that_renders_and_stops_all_of_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let binary = fake_app(
+            dir.path(),
+            "sleep 30 &\necho \"data dir $RELEASE_DESK_DATA_DIR\"\necho 'release-desk: dashboard rendered after 42 ms'\nwait",
+        );
+        let target = AppTarget {
+            binary: &binary,
+            workspace: "test",
+            data_dir: dir.path(),
+            logs_dir: dir.path(),
+        };
+        let run = measure_run(&target, 1).expect("the fake app renders");
+        assert_eq!(run.app_reported_ms, Some(42));
+        assert!(run.cold_start < READY_TIMEOUT, "{:?}", run.cold_start);
+        assert!(run.processes.len() >= 2, "{:?}", run.processes);
+        assert!(
+            run.processes.iter().any(|p| p.name == "sleep"),
+            "{:?}",
+            run.processes
+        );
+        assert!(run.total_pss_bytes() > 0);
+        for p in &run.processes {
+            assert!(!is_running(p.pid), "{} ({}) still runs", p.name, p.pid);
+        }
+    }
+
+    #[test]
+    fn an_app_that_exits_before_rendering_is_an_error_with_its_stderr() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let binary = fake_app(dir.path(), "echo 'no display' >&2\nexit 3");
+        let target = AppTarget {
+            binary: &binary,
+            workspace: "test",
+            data_dir: dir.path(),
+            logs_dir: dir.path(),
+        };
+        match measure_run(&target, 1) {
+            Err(BenchError::ExitedEarly { stderr_tail, .. }) => {
+                assert!(stderr_tail.contains("no display"))
+            }
+            other => panic!("expected ExitedEarly, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reported_ms_is_read_from_the_ready_line() {
+        assert_eq!(
+            parse_reported_ms("release-desk: dashboard rendered after 812 ms"),
+            Some(812)
+        );
+        assert_eq!(
+            parse_reported_ms("release-desk: dashboard rendered after 5ms"),
+            Some(5)
+        );
+        assert_eq!(
+            parse_reported_ms("release-desk: dashboard rendered after soon"),
+            None
+        );
+        assert_eq!(parse_reported_ms("something else 812 ms"), None);
+    }
+
+    #[test]
+    fn cold_start_median_min_max() {
+        let m = AppMeasure {
+            runs: vec![
+                run(900, &[1]),
+                run(300, &[1]),
+                run(500, &[1]),
+                run(700, &[1]),
+                run(400, &[1]),
+            ],
+        };
+        assert_eq!(m.cold_start_ms(), Some((500.0, 300.0, 900.0)));
+    }
+
+    #[test]
+    fn median_memory_run_is_by_total_pss() {
+        let m = AppMeasure {
+            runs: vec![run(1, &[50, 50]), run(2, &[10]), run(3, &[30, 30])],
+        };
+        assert_eq!(m.median_memory_run().map(AppRun::total_pss_bytes), Some(60));
+        let none = AppMeasure { runs: Vec::new() };
+        assert!(none.median_memory_run().is_none());
+        assert!(none.cold_start_ms().is_none());
+    }
+}

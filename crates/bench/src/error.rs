@@ -1,0 +1,78 @@
+//! The harness's one error type: anything that stops it from measuring.
+//! Targets that are not met are results, not errors.
+
+use release_desk_store::StoreError;
+use std::path::PathBuf;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum BenchError {
+    #[error("the store failed while {during}: {source}")]
+    Store {
+        during: String,
+        #[source]
+        source: StoreError,
+    },
+
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
+
+    #[error("could not prepare a temporary folder: {0}")]
+    TempDir(std::io::Error),
+
+    #[error(
+        "the workspace '{0}' has no services or no environments, so there is no cell to query"
+    )]
+    EmptyWorkspace(String),
+
+    #[error("no timing samples were taken for {0}")]
+    NoSamples(String),
+
+    #[error("the app binary {0} does not exist or is not a file (build it first, e.g. `cargo build --release`)")]
+    MissingApp(PathBuf),
+
+    #[error("could not start the app {path}: {source}")]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("the app did not print 'release-desk: dashboard rendered after …' within {timeout_s} s (run {run}, workspace '{workspace}'). Last lines of its stderr:\n{stderr_tail}")]
+    NotReady {
+        workspace: String,
+        run: usize,
+        timeout_s: u64,
+        stderr_tail: String,
+    },
+
+    #[error("the app exited ({status}) before rendering the dashboard (run {run}, workspace '{workspace}'). Last lines of its stderr:\n{stderr_tail}")]
+    ExitedEarly {
+        workspace: String,
+        run: usize,
+        status: String,
+        stderr_tail: String,
+    },
+
+    #[error("could not read the memory of the app (pid {pid}): {detail}")]
+    Memory { pid: u32, detail: String },
+
+    #[error("could not signal or reap the app's processes: {0}")]
+    Stop(std::io::Error),
+
+    #[error("could not write the report to {path}: {source}")]
+    WriteReport {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl BenchError {
+    pub fn store(during: impl Into<String>) -> impl FnOnce(StoreError) -> BenchError {
+        let during = during.into();
+        move |source| BenchError::Store { during, source }
+    }
+}
+
+pub type Result<T, E = BenchError> = std::result::Result<T, E>;

@@ -1,0 +1,65 @@
+//! The typed IPC surface: every command, collected for Tauri and exported to
+//! TypeScript (`ui/src/lib/ipc/bindings.ts`). A test fails when the committed
+//! file differs from what the Rust code would generate.
+
+use tauri::Runtime;
+use tauri_specta::collect_commands;
+
+use crate::commands::{dashboard, settings, workspace};
+
+/// Where the generated bindings live, relative to the repository root.
+pub const BINDINGS_PATH: &str = "ui/src/lib/ipc/bindings.ts";
+
+pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
+    tauri_specta::Builder::<R>::new()
+        // One TypeScript type per Rust type: the app never sends a type back in a
+        // different shape than it receives it.
+        .disable_serde_phases()
+        .commands(collect_commands![
+            workspace::app_status,
+            workspace::load_demo_workspace,
+            workspace::move_database_aside,
+            workspace::reorder_environments,
+            dashboard::dashboard,
+            dashboard::cell_history,
+            dashboard::report_dashboard_rendered,
+            settings::credential_status,
+            settings::set_credential,
+            settings::remove_credential,
+            settings::preferences,
+            settings::set_theme,
+        ])
+}
+
+/// Writes the TypeScript bindings to `path`.
+pub fn export(path: &std::path::Path) -> Result<(), String> {
+    let language = specta_typescript::Typescript::default()
+        .header("// Generated from the Rust commands by tauri-specta. Do not edit: run `make bindings`.\n/* eslint-disable */");
+    builder::<tauri::Wry>()
+        .export(language, path)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    #[test]
+    fn committed_bindings_match_the_rust_commands() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let committed = root.join(super::BINDINGS_PATH);
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            super::export(&committed).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("bindings.ts");
+        super::export(&fresh).unwrap();
+        let expected = std::fs::read_to_string(&fresh).unwrap();
+        let actual = std::fs::read_to_string(&committed).unwrap_or_default();
+        assert!(
+            expected == actual,
+            "{} is out of date with the Rust commands: run `make bindings` and commit the result",
+            super::BINDINGS_PATH
+        );
+    }
+}

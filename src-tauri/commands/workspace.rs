@@ -1,0 +1,95 @@
+//! The workspace as a whole: status, loading the demo, recovering from an
+//! unusable database file, and the order of the path to live.
+
+use chrono::Utc;
+use release_desk_domain::{Environment, Slug};
+use release_desk_store::WorkspaceInfo;
+use serde::Serialize;
+use specta::Type;
+use tauri::State;
+
+use super::checked;
+use crate::error::Result;
+use crate::state::{AppState, DatabaseProblem};
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AppStatus {
+    pub version: String,
+    pub data_dir: String,
+    pub log_dir: String,
+    pub database_file: String,
+    /// Set when the database cannot be used; the UI shows its recovery screen.
+    pub database_problem: Option<DatabaseProblem>,
+    /// `None` for a fresh database: the UI shows its empty state.
+    pub workspace: Option<WorkspaceInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MovedAside {
+    pub moved_to: String,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn app_status(state: State<'_, AppState>) -> Result<AppStatus> {
+    let workspace = match state.store().await {
+        Ok(store) => checked(&state, store.workspace().await)
+            .await
+            .ok()
+            .flatten(),
+        Err(_) => None,
+    };
+    Ok(AppStatus {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        data_dir: state.paths.data_dir.display().to_string(),
+        log_dir: state.paths.log_dir.display().to_string(),
+        database_file: state.paths.database_file().display().to_string(),
+        database_problem: state.problem().await,
+        workspace,
+    })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn load_demo_workspace(state: State<'_, AppState>) -> Result<WorkspaceInfo> {
+    let store = state.store().await?;
+    let now = Utc::now();
+    let seed = release_desk_demo::demo_workspace(now);
+    checked(&state, store.load_workspace(&seed, now).await).await?;
+    let info = checked(&state, store.workspace().await).await?;
+    let info = info.ok_or_else(|| {
+        crate::error::AppError::new(
+            "database_error",
+            "the demo workspace was loaded but cannot be read back",
+        )
+    })?;
+    state.workspace_changed(Some(&info.name));
+    tracing::info!(
+        services = info.services,
+        deployments = info.deployments,
+        "demo workspace loaded"
+    );
+    Ok(info)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn move_database_aside(state: State<'_, AppState>) -> Result<MovedAside> {
+    let moved = state.move_database_aside().await?;
+    Ok(MovedAside {
+        moved_to: moved.display().to_string(),
+    })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn reorder_environments(
+    state: State<'_, AppState>,
+    keys: Vec<Slug>,
+) -> Result<Vec<Environment>> {
+    let store = state.store().await?;
+    let path = checked(&state, store.reorder_environments(&keys).await).await?;
+    Ok(path.stages().to_vec())
+}

@@ -1,0 +1,153 @@
+//! What the app holds while it runs: where its files are, the database (or why
+//! it cannot be used), and the credential store. Registered once with
+//! `app.manage()`.
+
+use release_desk_credentials::Credentials;
+use release_desk_store::{Store, StoreError, DATABASE_FILE};
+use serde::Serialize;
+use specta::Type;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Instant;
+use tokio::sync::RwLock;
+
+use crate::error::{AppError, Result};
+
+/// Where the app keeps its data and logs.
+#[derive(Debug, Clone)]
+pub struct AppPaths {
+    pub data_dir: PathBuf,
+    pub log_dir: PathBuf,
+}
+
+impl AppPaths {
+    pub fn database_file(&self) -> PathBuf {
+        self.data_dir.join(DATABASE_FILE)
+    }
+}
+
+/// Why the database cannot be used, as the recovery screen shows it.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseProblem {
+    pub code: String,
+    pub message: String,
+    pub file: String,
+    /// Whether moving the file aside would help (damaged or newer files), as
+    /// opposed to a folder that cannot be written at all.
+    pub can_move_aside: bool,
+}
+
+pub(crate) enum Database {
+    Ready(Store),
+    Unusable(DatabaseProblem),
+}
+
+/// Called with the workspace name when it changes (the shell sets the window
+/// title); kept as a hook so commands stay independent of the Tauri runtime.
+pub type WorkspaceHook = Box<dyn Fn(Option<&str>) + Send + Sync>;
+
+pub struct AppState {
+    pub paths: AppPaths,
+    pub credentials: Credentials,
+    pub started: Instant,
+    database: RwLock<Database>,
+    on_workspace_changed: OnceLock<WorkspaceHook>,
+}
+
+impl AppState {
+    /// Opens the database; a file that cannot be used leaves the app running on
+    /// its recovery screen rather than failing to start.
+    pub async fn open(paths: AppPaths, credentials: Credentials, started: Instant) -> Self {
+        let database = open_database(&paths).await;
+        Self {
+            paths,
+            credentials,
+            started,
+            database: RwLock::new(database),
+            on_workspace_changed: OnceLock::new(),
+        }
+    }
+
+    pub fn on_workspace_changed(&self, hook: WorkspaceHook) {
+        if self.on_workspace_changed.set(hook).is_err() {
+            tracing::warn!("the workspace hook was already set; keeping the first");
+        }
+    }
+
+    pub(crate) fn workspace_changed(&self, name: Option<&str>) {
+        if let Some(hook) = self.on_workspace_changed.get() {
+            hook(name);
+        }
+    }
+
+    /// The open store, or the error the UI turns into its recovery screen.
+    pub async fn store(&self) -> Result<Store> {
+        match &*self.database.read().await {
+            Database::Ready(store) => Ok(store.clone()),
+            Database::Unusable(problem) => {
+                Err(AppError::new(&problem.code, problem.message.clone()))
+            }
+        }
+    }
+
+    pub async fn problem(&self) -> Option<DatabaseProblem> {
+        match &*self.database.read().await {
+            Database::Ready(_) => None,
+            Database::Unusable(problem) => Some(problem.clone()),
+        }
+    }
+
+    /// Moves an unusable database file aside and opens a fresh one.
+    pub async fn move_database_aside(&self) -> Result<PathBuf> {
+        let mut database = self.database.write().await;
+        if let Database::Ready(store) = &*database {
+            // A file that turned out damaged while in use: release it first.
+            store.close().await;
+        }
+        let moved = release_desk_store::move_aside(&self.paths.database_file())?;
+        *database = open_database(&self.paths).await;
+        match &*database {
+            Database::Ready(_) => Ok(moved),
+            Database::Unusable(problem) => {
+                Err(AppError::new(&problem.code, problem.message.clone()))
+            }
+        }
+    }
+
+    /// Records that the store reported the file damaged while in use, so every
+    /// screen switches to recovery instead of failing one query at a time.
+    pub async fn note_failure(&self, error: &StoreError) {
+        if error.is_unusable_file() {
+            *self.database.write().await = Database::Unusable(problem(&self.paths, error));
+        }
+    }
+
+    pub async fn close(&self) {
+        if let Database::Ready(store) = &*self.database.read().await {
+            store.close().await;
+        }
+    }
+}
+
+async fn open_database(paths: &AppPaths) -> Database {
+    match Store::open(&paths.database_file()).await {
+        Ok((store, report)) => {
+            tracing::info!(file = %store.file().display(), applied = ?report.applied, backup = ?report.backup, "database open");
+            Database::Ready(store)
+        }
+        Err(error) => {
+            tracing::error!(code = error.code(), %error, "database cannot be used");
+            Database::Unusable(problem(paths, &error))
+        }
+    }
+}
+
+fn problem(paths: &AppPaths, error: &StoreError) -> DatabaseProblem {
+    DatabaseProblem {
+        code: error.code().to_owned(),
+        message: error.to_string(),
+        file: paths.database_file().display().to_string(),
+        can_move_aside: error.is_unusable_file(),
+    }
+}
