@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::{BenchError, Result};
-use crate::procfs::{is_running, process_tree, tree_memory, ProcessMemory};
+use crate::procfs::{is_running, process_name, process_tree, tree_memory, ProcessMemory};
 use crate::stats::percentile;
 
 /// The app prints this (with `RELEASE_DESK_BENCH` set) when the UI reports
@@ -128,6 +128,7 @@ fn wait_for_ready(
                 workspace: target.workspace.to_owned(),
                 run,
                 timeout_s: READY_TIMEOUT.as_secs(),
+                processes: running_names(child.id()),
                 stderr_tail: tail(stderr_log),
             });
         }
@@ -204,17 +205,49 @@ pub fn parse_reported_ms(line: &str) -> Option<u64> {
         .ok()
 }
 
-/// The last lines of the app's stderr, to explain a failure.
+/// Which processes the app had started, to tell a UI that never loaded from
+/// a web process that never started.
+fn running_names(root: u32) -> String {
+    let names: Vec<String> = process_tree(root)
+        .into_iter()
+        .map(|pid| format!("{} ({pid})", process_name(pid)))
+        .collect();
+    names.join(", ")
+}
+
+/// The last lines of the app's stderr, to explain a failure. Colour codes
+/// are removed: the app's log colours its output even into a file.
 fn tail(path: &Path) -> String {
     const LINES: usize = 20;
     match std::fs::read_to_string(path) {
         Ok(text) if !text.trim().is_empty() => {
+            let text = strip_ansi(&text);
             let lines: Vec<&str> = text.lines().collect();
             lines[lines.len().saturating_sub(LINES)..].join("\n")
         }
         Ok(_) => "(stderr was empty)".to_owned(),
         Err(e) => format!("(could not read {}: {e})", path.display()),
     }
+}
+
+/// Removes ANSI CSI sequences (ESC `[` parameters, then one final byte in
+/// `@`..=`~`), which is all a terminal-colouring logger writes.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Every run of one workspace, and the figures the report shows.
@@ -318,6 +351,17 @@ mod tests {
             }
             other => panic!("expected ExitedEarly, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn colour_codes_are_removed_from_log_lines() {
+        let line =
+            "\u{1b}[2m2026-11-22T04:25:59Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m Release Desk starting";
+        assert_eq!(
+            strip_ansi(line),
+            "2026-11-22T04:25:59Z  INFO Release Desk starting"
+        );
+        assert_eq!(strip_ansi("plain [text]"), "plain [text]");
     }
 
     #[test]

@@ -38,11 +38,12 @@ pub enum BenchError {
         source: std::io::Error,
     },
 
-    #[error("the app did not print 'release-desk: dashboard rendered after …' within {timeout_s} s (run {run}, workspace '{workspace}'). Last lines of its stderr:\n{stderr_tail}")]
+    #[error("the app did not print 'release-desk: dashboard rendered after …' within {timeout_s} s (run {run}, workspace '{workspace}'). Its processes then: {processes}. Last lines of its stderr:\n{stderr_tail}")]
     NotReady {
         workspace: String,
         run: usize,
         timeout_s: u64,
+        processes: String,
         stderr_tail: String,
     },
 

@@ -109,7 +109,7 @@ async fn cell_history(store: &Store, seed: &WorkspaceSeed) -> Result<QueryLatenc
         query: "cell_history()",
         summary: summarise(samples, "cell_history")?,
         returns: format!(
-            "{:.1} entries on average",
+            "first page, {:.1} entries on average",
             entries as f64 / HISTORY_ITERATIONS as f64
         ),
     };

@@ -214,8 +214,12 @@ fn app_tables(out: &mut String, report: &Report) {
                     status(median < COLD_START_TARGET_MS)
                 );
             }
-            AppOutcome::Failed(reason) => {
-                let _ = writeln!(out, "| {} | – | – | – | – | failed: {} | – | median < {COLD_START_TARGET_MS:.0} ms | not measured |", w.label, first_line(reason));
+            AppOutcome::Failed(_) => {
+                let _ = writeln!(
+                    out,
+                    "| {} | – | – | – | – | failed, see below | – | median < {COLD_START_TARGET_MS:.0} ms | not measured |",
+                    w.label
+                );
             }
             AppOutcome::NotRun => {}
         }
@@ -285,10 +289,6 @@ fn app_tables(out: &mut String, report: &Report) {
             );
         }
     }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or_default()
 }
 
 fn how_measured() -> String {

@@ -11,9 +11,10 @@ use release_desk_domain::{
 
 use crate::ids::{commit_of, digest_of};
 
-const SERVICES: [(&str, &str, &str, u32); 9] = [
+const SERVICES: [(&str, &str, &str, u32); 10] = [
     ("appointments-api", "Appointments API", "Bookings", 2),
     ("checkout-web", "Checkout web", "Payments", 1),
+    ("consent-service", "Consent service", "Records", 2),
     ("gateway", "Edge gateway", "Platform", 3),
     ("identity-service", "Identity service", "Platform", 2),
     (
@@ -92,15 +93,34 @@ pub fn demo_workspace(now: DateTime<Utc>) -> WorkspaceSeed {
             deployments: Vec::new(),
         };
         let mut minor = 3 + index as u32 % 4;
-        history.baseline(
-            &format!("{}.{}.4", 1 + index as u32 % 3, minor - 1),
-            now - Duration::days(35),
-        );
-        let mut built_at = now - Duration::days(28) + Duration::hours(9 + index as i64);
+        let major = 1 + index as u32 % 3;
+        // A service that is new this month: built and tested, not yet beyond test.
+        let new_service = *key == "consent-service";
+        if !new_service {
+            history.baseline(
+                &format!("{major}.{}.4", minor - 1),
+                now - Duration::days(35),
+            );
+        }
+        // Services with a scripted recent event stop their routine history
+        // before it, so build times stay in version order.
+        let routine_until = now
+            - match *key {
+                "identity-service" => Duration::days(4),
+                "payments-api" => Duration::hours(34),
+                "search-indexer" | "appointments-api" | "checkout-web" => Duration::hours(30),
+                _ => Duration::hours(2),
+            };
+        let first_build = now - Duration::days(if new_service { 12 } else { 28 });
+        let mut built_at = first_build + Duration::hours(9 + index as i64);
         let mut patch = 0;
-        while built_at < now - Duration::hours(2) {
-            let version = format!("{}.{minor}.{patch}", 1 + index as u32 % 3);
-            history.build_and_promote(&version, built_at);
+        while built_at < routine_until {
+            let version = format!("{major}.{minor}.{patch}");
+            if new_service {
+                history.build_into(&version, built_at, &["dev", "test"]);
+            } else {
+                history.build_and_promote(&version, built_at);
+            }
             if history.rng.u8(..10) < 3 {
                 minor += 1;
                 patch = 0;
@@ -110,11 +130,14 @@ pub fn demo_workspace(now: DateTime<Utc>) -> WorkspaceSeed {
             let step = i64::from(*cadence_days) * 24 + history.rng.i64(-6..18);
             built_at += Duration::hours(step.max(6));
         }
-        if *key == "identity-service" {
-            history.emergency_fix(&format!("{}.{minor}.{}", 1 + index as u32 % 3, patch + 1));
-        }
-        if *key == "payments-api" {
-            history.in_progress(&format!("{}.{minor}.{}", 1 + index as u32 % 3, patch + 1));
+        let next = format!("{major}.{minor}.{patch}");
+        match *key {
+            "identity-service" => history.emergency_fix(&next),
+            "payments-api" => history.in_progress(&next),
+            "search-indexer" => history.recent_failure(&next, "uat", FAILURES[0]),
+            "appointments-api" => history.recent_failure(&next, "preprod", ROLLBACKS[0]),
+            "checkout-web" => history.recent_failure(&next, "dev", FAILURES[3]),
+            _ => {}
         }
         artefacts.extend(history.artefacts);
         deployments.extend(history.deployments);
@@ -275,6 +298,69 @@ impl ServiceHistory<'_> {
         )
         .expect("demo deployments are consistent");
         self.deployments.push(deployment);
+    }
+
+    /// A build deployed successfully to exactly `stages`, one after another.
+    fn build_into(&mut self, version: &str, built: DateTime<Utc>, stages: &[&str]) {
+        let artefact = self.artefact(version, built);
+        for (i, env) in stages.iter().enumerate() {
+            let at = built + Duration::hours(3 * i as i64) + Duration::minutes(12);
+            if at + Duration::minutes(8) < self.now {
+                self.deploy(
+                    &artefact,
+                    env,
+                    Some(Leg::Blue),
+                    at,
+                    Duration::minutes(6),
+                    "GitHub Actions",
+                    Outcome::Succeeded,
+                    None,
+                );
+            }
+        }
+    }
+
+    /// A build that passed the stages before `failed_at` and then failed there
+    /// within the last few hours; a soak or manual reason means a rollback.
+    fn recent_failure(&mut self, version: &str, failed_at: &str, reason: &str) {
+        let built = self.now - Duration::hours(26);
+        let artefact = self.artefact(version, built);
+        let stop = STAGES
+            .iter()
+            .position(|(k, _, _)| *k == failed_at)
+            .unwrap_or(0);
+        let outcome = if reason.starts_with("Soak") || reason.starts_with("Rolled back") {
+            Outcome::RolledBack
+        } else {
+            Outcome::Failed
+        };
+        for (i, (env, _, _)) in STAGES.iter().enumerate().take(stop + 1) {
+            let at = if i == stop {
+                self.now - Duration::minutes(50 + 40 * i as i64)
+            } else {
+                built + Duration::hours(3 * i as i64) + Duration::minutes(15)
+            };
+            let actor = if i < 2 {
+                "GitHub Actions"
+            } else {
+                PEOPLE[(i + 2) % PEOPLE.len()]
+            };
+            let (o, r) = if i == stop {
+                (outcome, Some(reason))
+            } else {
+                (Outcome::Succeeded, None)
+            };
+            self.deploy(
+                &artefact,
+                env,
+                Some(Leg::Green),
+                at,
+                Duration::minutes(9),
+                actor,
+                o,
+                r,
+            );
+        }
     }
 
     /// The release that was live everywhere when the history starts.
@@ -438,9 +524,13 @@ mod tests {
     }
 
     #[test]
-    fn every_service_reaches_production() {
+    fn every_established_service_reaches_production() {
         let w = demo_workspace(now());
-        for s in &w.services {
+        for s in w
+            .services
+            .iter()
+            .filter(|s| s.key.as_str() != "consent-service")
+        {
             assert!(
                 w.deployments.iter().any(|d| d.service() == &s.key
                     && d.environment().as_str() == "production"
@@ -449,6 +539,40 @@ mod tests {
                 s.key
             );
         }
+    }
+
+    #[test]
+    fn builds_of_each_service_are_in_version_order() {
+        let w = demo_workspace(now());
+        for s in &w.services {
+            let mut builds: Vec<_> = w
+                .artefacts
+                .iter()
+                .filter(|a| a.service() == &s.key)
+                .collect();
+            builds.sort_by_key(|a| a.created_at());
+            let numbers: Vec<Vec<u32>> = builds
+                .iter()
+                .map(|a| a.version().split('.').map(|p| p.parse().unwrap()).collect())
+                .collect();
+            assert!(
+                numbers.windows(2).all(|w| w[0] < w[1]),
+                "{}: {numbers:?}",
+                s.key
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_service_is_not_yet_beyond_test() {
+        let w = demo_workspace(now());
+        let envs: HashSet<&str> = w
+            .deployments
+            .iter()
+            .filter(|d| d.service().as_str() == "consent-service")
+            .map(|d| d.environment().as_str())
+            .collect();
+        assert_eq!(envs, HashSet::from(["dev", "test"]));
     }
 
     #[test]

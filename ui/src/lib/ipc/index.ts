@@ -1,0 +1,30 @@
+// The one way the UI talks to Rust: the generated, typed commands, with their
+// `{ status, data | error }` results turned into values or thrown AppErrors.
+import { commands, type AppError } from './bindings';
+
+export { commands };
+export type * from './bindings';
+
+export class CommandError extends Error {
+	readonly code: string;
+	constructor(error: AppError) {
+		super(error.message);
+		this.code = error.code;
+	}
+}
+
+type Outcome<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError };
+
+/** Awaits a generated command and returns its data, or throws a CommandError. */
+export async function call<T>(result: Promise<Outcome<T>>): Promise<T> {
+	const outcome = await result;
+	if (outcome.status === 'error') throw new CommandError(outcome.error);
+	return outcome.data;
+}
+
+/** A message for any error a command can produce, for showing to a person. */
+export function describe(error: unknown): { code: string; message: string } {
+	if (error instanceof CommandError) return { code: error.code, message: error.message };
+	if (error instanceof Error) return { code: 'internal', message: error.message };
+	return { code: 'internal', message: String(error) };
+}
