@@ -4,7 +4,7 @@
 pub mod bindings;
 pub mod commands;
 pub mod error;
-mod logging;
+pub mod logging;
 pub mod state;
 mod window;
 
@@ -50,6 +50,12 @@ pub fn run() {
             app.manage(LogGuard(logging::init(&paths.log_dir)));
             tracing::info!(data_dir = %paths.data_dir.display(), log_dir = %paths.log_dir.display(), "Release Desk starting");
             let state = tauri::async_runtime::block_on(AppState::open(paths, Credentials::for_this_build(), started));
+            if std::env::var_os("RELEASE_DESK_DEMO").is_some() {
+                // `make run`: open on the demo workspace when the database is empty.
+                if let Err(error) = tauri::async_runtime::block_on(state.load_demo_if_empty()) {
+                    tracing::warn!(code = %error.code, message = %error.message, "could not load the demo workspace");
+                }
+            }
             let workspace_name = tauri::async_runtime::block_on(async {
                 match state.store().await {
                     Ok(store) => store.workspace().await.ok().flatten().map(|w| w.name),

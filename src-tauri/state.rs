@@ -3,7 +3,7 @@
 //! `app.manage()`.
 
 use release_desk_credentials::Credentials;
-use release_desk_store::{Store, StoreError, DATABASE_FILE};
+use release_desk_store::{Store, StoreError, WorkspaceInfo, DATABASE_FILE};
 use serde::Serialize;
 use specta::Type;
 use std::path::PathBuf;
@@ -121,6 +121,24 @@ impl AppState {
         if error.is_unusable_file() {
             *self.database.write().await = Database::Unusable(problem(&self.paths, error));
         }
+    }
+
+    /// Loads the demo workspace into an empty database; does nothing when a
+    /// workspace is already there.
+    pub async fn load_demo_if_empty(&self) -> Result<Option<WorkspaceInfo>> {
+        let store = self.store().await?;
+        if store.workspace().await?.is_some() {
+            return Ok(None);
+        }
+        let now = chrono::Utc::now();
+        store
+            .load_workspace(&release_desk_demo::demo_workspace(now), now)
+            .await?;
+        let info = store.workspace().await?;
+        if let Some(info) = &info {
+            self.workspace_changed(Some(&info.name));
+        }
+        Ok(info)
     }
 
     pub async fn close(&self) {

@@ -1,7 +1,6 @@
 //! The workspace as a whole: status, loading the demo, recovering from an
 //! unusable database file, and the order of the path to live.
 
-use chrono::Utc;
 use release_desk_domain::{Environment, Slug};
 use release_desk_store::WorkspaceInfo;
 use serde::Serialize;
@@ -9,7 +8,7 @@ use specta::Type;
 use tauri::State;
 
 use super::checked;
-use crate::error::Result;
+use crate::error::{AppError, Result};
 use crate::state::{AppState, DatabaseProblem};
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -54,24 +53,19 @@ pub async fn app_status(state: State<'_, AppState>) -> Result<AppStatus> {
 #[tauri::command]
 #[specta::specta]
 pub async fn load_demo_workspace(state: State<'_, AppState>) -> Result<WorkspaceInfo> {
-    let store = state.store().await?;
-    let now = Utc::now();
-    let seed = release_desk_demo::demo_workspace(now);
-    checked(&state, store.load_workspace(&seed, now).await).await?;
-    let info = checked(&state, store.workspace().await).await?;
-    let info = info.ok_or_else(|| {
-        crate::error::AppError::new(
-            "database_error",
-            "the demo workspace was loaded but cannot be read back",
-        )
-    })?;
-    state.workspace_changed(Some(&info.name));
-    tracing::info!(
-        services = info.services,
-        deployments = info.deployments,
-        "demo workspace loaded"
-    );
-    Ok(info)
+    match state.load_demo_if_empty().await? {
+        Some(info) => {
+            tracing::info!(
+                services = info.services,
+                deployments = info.deployments,
+                "demo workspace loaded"
+            );
+            Ok(info)
+        }
+        None => Err(AppError::from(
+            release_desk_store::StoreError::WorkspaceNotEmpty,
+        )),
+    }
 }
 
 #[tauri::command]

@@ -1,1 +1,179 @@
+//! End-to-end: the real app under Xvfb. Run by `make test` (see
+//! scripts/test.sh), which builds the app first and provides the display and
+//! the keyring session.
 
+use release_desk_e2e::App;
+
+#[tokio::test]
+async fn demo_workspace_dashboard_history_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::launch(dir.path()).await;
+
+    // A fresh data folder opens on the empty state, which offers the demo.
+    app.wait_for("[data-testid=empty-state]").await;
+    app.screenshot("01-empty-state").await;
+    app.click("[data-testid=load-demo]").await;
+
+    // The matrix: ten services by five stages.
+    app.wait_for("[data-testid=matrix]").await;
+    let rows = app.wait_for_count("[data-testid=service-row]", 10).await;
+    assert_eq!(rows.len(), 10);
+    let stages: Vec<String> = {
+        let mut names = Vec::new();
+        for h in app.all("[data-testid=stage-header]").await {
+            names.push(h.text().await.unwrap());
+        }
+        names
+    };
+    assert_eq!(stages.len(), 5);
+    assert!(
+        stages[0].contains("Development") && stages[4].contains("Production"),
+        "{stages:?}"
+    );
+    assert_eq!(app.all("[data-testid=cell]").await.len(), 50);
+
+    let in_progress = app
+        .text("[data-testid=cell][data-service=payments-api][data-environment=production] [data-testid=cell-status]")
+        .await;
+    assert!(
+        in_progress.contains("In progress"),
+        "payments-api production: {in_progress}"
+    );
+    let ahead = app
+        .text("[data-testid=cell][data-service=identity-service][data-environment=production] [data-testid=cell-drift]")
+        .await;
+    assert!(
+        ahead.contains("Ahead"),
+        "identity-service production: {ahead}"
+    );
+    let failed = app
+        .text("[data-testid=cell][data-service=search-indexer][data-environment=uat] [data-testid=cell-status]")
+        .await;
+    assert!(failed.contains("Failed"), "search-indexer uat: {failed}");
+    let not_deployed = app
+        .text("[data-testid=cell][data-service=consent-service][data-environment=production]")
+        .await;
+    assert!(not_deployed.contains("Not deployed"), "{not_deployed}");
+    let versions_before = app.text("[data-testid=matrix]").await;
+    app.screenshot("02-dashboard").await;
+
+    // A cell's history: every deployment, newest first, with reasons for failures.
+    app.click("[data-testid=cell][data-service=search-indexer][data-environment=uat]")
+        .await;
+    app.wait_for("[data-testid=history]").await;
+    let entries = app.wait_for_count("[data-testid=history-entry]", 2).await;
+    assert!(entries.len() >= 2);
+    let newest = entries[0].text().await.unwrap();
+    assert!(
+        newest.contains("Failed") && newest.contains("Smoke test failed"),
+        "{newest}"
+    );
+    assert!(
+        newest.contains("Digest") && newest.contains("sha256:") && newest.contains("Deployed by"),
+        "{newest}"
+    );
+    app.screenshot("03-cell-history").await;
+    app.press("\u{e00c}").await; // WebDriver's Escape key
+    app.client
+        .wait()
+        .at_most(release_desk_e2e::WAIT)
+        .for_element(fantoccini::Locator::Css("[data-testid=matrix]"))
+        .await
+        .unwrap();
+    assert!(
+        app.all("[data-testid=history]").await.is_empty(),
+        "Escape closes the history"
+    );
+    app.quit().await;
+
+    // Restart on the same folder: the workspace is still there, unchanged.
+    let app = App::launch(dir.path()).await;
+    app.wait_for("[data-testid=matrix]").await;
+    app.wait_for_count("[data-testid=service-row]", 10).await;
+    let versions_after = app.text("[data-testid=matrix]").await;
+    assert_eq!(
+        versions_before, versions_after,
+        "the dashboard survives a restart"
+    );
+    app.quit().await;
+}
+
+#[tokio::test]
+async fn a_damaged_database_opens_the_recovery_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let file = data.join("release-desk.sqlite3");
+    std::fs::write(&file, b"not a database at all, just text".repeat(100)).unwrap();
+
+    let app = App::launch(dir.path()).await;
+    app.wait_for("[data-testid=database-recovery]").await;
+    let shown = app.text("[data-testid=database-file]").await;
+    assert_eq!(
+        shown,
+        file.display().to_string(),
+        "the screen names the file"
+    );
+    app.screenshot("04-database-recovery").await;
+
+    app.click("[data-testid=move-aside]").await;
+    app.click("[data-testid=confirm-move-aside]").await;
+    app.wait_for("[data-testid=empty-state]").await;
+    let kept: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("unreadable"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the damaged file is kept under a new name");
+    assert_eq!(
+        std::fs::read(kept[0].path()).unwrap(),
+        b"not a database at all, just text".repeat(100)
+    );
+    app.quit().await;
+}
+
+#[tokio::test]
+async fn settings_store_a_token_and_show_only_that_it_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::launch(dir.path()).await;
+    app.click("[data-testid=load-demo]").await;
+    app.wait_for("[data-testid=matrix]").await;
+    app.click("nav a[href='/settings']").await;
+
+    let github = "[data-testid=credential][data-provider=github]";
+    app.wait_for(github).await;
+    app.click(&format!("{github} [data-testid=edit-secret]"))
+        .await;
+    let token = format!("ghp_e2e_{}", std::process::id());
+    app.wait_for("[data-testid=secret-input]")
+        .await
+        .send_keys(&token)
+        .await
+        .unwrap();
+    app.click("[data-testid=save-secret]").await;
+    app.wait_for(&format!("{github}[data-set=true]")).await;
+    let page = app.client.source().await.unwrap();
+    assert!(
+        !page.contains(&token),
+        "the token never comes back to the webview"
+    );
+    app.screenshot("05-settings").await;
+
+    // Dark theme, then back to the dashboard for a dark screenshot.
+    app.click("[role=radiogroup] button:nth-child(3)").await;
+    let theme: serde_json::Value = app
+        .client
+        .execute("return document.documentElement.dataset.theme", vec![])
+        .await
+        .unwrap();
+    assert_eq!(theme, "dark");
+    app.click("nav a[href='/']").await;
+    app.wait_for_count("[data-testid=service-row]", 10).await;
+    app.screenshot("06-dashboard-dark").await;
+
+    // Clean up the test's keyring entry.
+    app.click("nav a[href='/settings']").await;
+    app.click(&format!("{github} .btn.danger")).await;
+    app.wait_for(&format!("{github}[data-set=false]")).await;
+    app.quit().await;
+}

@@ -1,1 +1,159 @@
-//! Shared pieces of the end-to-end tests live in e2e.rs.
+//! Drives the real, built Release Desk app through tauri-driver and
+//! WebKitWebDriver. Each `App` has its own data folder and its own driver
+//! ports, so tests never share state.
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The app binary under test: `RELEASE_DESK_APP`, else the debug build.
+pub fn app_binary() -> PathBuf {
+    let path = std::env::var_os("RELEASE_DESK_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/release-desk")
+        });
+    assert!(
+        path.exists(),
+        "the app binary {} does not exist: build it first (`make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// Where screenshots go, for a person to look at after the run.
+pub fn screenshot_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).expect("the screenshot folder can be created");
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+/// One running app, driven over WebDriver.
+pub struct App {
+    pub client: Client,
+    driver: Child,
+}
+
+impl App {
+    /// Starts the app on `data_dir` and waits for its first screen.
+    pub async fn launch(data_dir: &Path) -> App {
+        let port = free_port();
+        let native_port = free_port();
+        let mut driver = Command::new("tauri-driver")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            // WebKitWebDriver starts the app with this environment.
+            .env("RELEASE_DESK_DATA_DIR", data_dir.join("data"))
+            .env("RELEASE_DESK_LOG_DIR", data_dir.join("logs"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver is installed (scripts/setup.sh installs it)");
+
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": app_binary() }),
+        );
+        caps.insert("browserName".into(), serde_json::json!("wry"));
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last_error = None;
+        for _ in 0..60 {
+            match ClientBuilder::rustls()
+                .expect("rustls client")
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    let app = App { client, driver };
+                    app.wait_for("[data-testid=empty-state], [data-testid=matrix], [data-testid=database-recovery]")
+                        .await;
+                    return app;
+                }
+                Err(e) => {
+                    last_error = Some(e.to_string());
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        }
+        let _ = driver.kill();
+        panic!("could not start a WebDriver session: {last_error:?}");
+    }
+
+    pub async fn wait_for(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    }
+
+    pub async fn all(&self, css: &str) -> Vec<Element> {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find_all")
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.wait_for(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.wait_for(css).await.text().await.expect("text")
+    }
+
+    /// Polls until `css` matches `count` elements, for lists that render in steps.
+    pub async fn wait_for_count(&self, css: &str, at_least: usize) -> Vec<Element> {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let found = self.all(css).await;
+            if found.len() >= at_least || std::time::Instant::now() > deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(screenshot_dir().join(format!("{name}.png")), png)
+            .expect("write screenshot");
+    }
+
+    pub async fn press(&self, key: &str) {
+        let active = self.client.active_element().await.expect("active element");
+        active.send_keys(key).await.expect("send keys");
+    }
+
+    /// Ends the session, which quits the app, and stops the driver.
+    pub async fn quit(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        // Give the app time to close its database cleanly before the next launch.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

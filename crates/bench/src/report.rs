@@ -320,7 +320,9 @@ The app's own figure is the number in that line, timed inside the app from the s
 `/proc/<pid>/smaps_rollup`) is summed over the app's process and all its descendants (found by \
 following parent links in `/proc/*/stat`; WebKitGTK runs the web page and the network stack in child \
 processes). PSS divides shared pages between the processes that map them, so the sum is not inflated \
-by shared libraries. Figures are in MiB (1 MiB = 1,048,576 bytes). The reported median is the run \
+by shared libraries. Helpers that detach from the app, such as the D-Bus session bus GTK starts \
+on a bare X display (a desktop session already runs one; later runs reuse it), are not descendants \
+and are not counted. Figures are in MiB (1 MiB = 1,048,576 bytes). The reported median is the run \
 with the median total; its processes are listed.
 - **Stopping.** After measuring, every process in the tree gets SIGTERM, whatever is left {grace} s \
 later gets SIGKILL, and the app is reaped before the next run.

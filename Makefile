@@ -1,0 +1,35 @@
+# Release Desk — the two commands: `make run` and `make test`.
+# Each sets up what is missing first (scripts/setup.sh).
+.PHONY: setup ui build run test bench bindings clean
+
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+setup:
+	@scripts/setup.sh
+
+ui: setup
+	cd ui && npx svelte-kit sync && npx vite build --logLevel warn
+
+build: ui
+	cargo build --bin release-desk
+
+# Launches the app; an empty database opens on the demo workspace.
+run: build
+	@scripts/run.sh target/debug/release-desk
+
+test: setup
+	@scripts/test.sh
+
+# Query latency, cold start and memory of a release build; writes BENCHMARKS.md.
+bench: ui
+	cargo build --release --bin release-desk
+	xvfb-run -a -s '-screen 0 1440x900x24' cargo run --release -p release-desk-bench -- \
+		--app target/release/release-desk --app-profile release --out BENCHMARKS.md
+
+# Regenerates ui/src/lib/ipc/bindings.ts from the Rust commands.
+bindings:
+	UPDATE_BINDINGS=1 cargo test --lib bindings
+
+clean:
+	cargo clean
+	rm -rf ui/build ui/.svelte-kit tests/e2e/screenshots

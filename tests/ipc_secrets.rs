@@ -1,0 +1,170 @@
+//! A stored provider token must appear in no SQLite file, no log file and no
+//! IPC response. Runs the real commands through Tauri's IPC layer (the mock
+//! runtime: no window), a real SQLite file, real log files and the real OS
+//! keyring (`make test` provides gnome-keyring inside dbus-run-session).
+
+use release_desk_credentials::{Credentials, Provider};
+use release_desk_lib::state::{AppPaths, AppState};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Instant;
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::WebviewWindow;
+
+fn invoke(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> String {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        // The origin the app's own pages have on Linux and macOS.
+        url: "tauri://localhost".parse().unwrap(),
+        body: InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    match get_ipc_response(webview, request) {
+        Ok(body) => match body {
+            tauri::ipc::InvokeResponseBody::Json(s) => s,
+            tauri::ipc::InvokeResponseBody::Raw(bytes) => {
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+        },
+        Err(error) => error.to_string(),
+    }
+}
+
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut scanned = 0;
+    for entry in walk(dir) {
+        scanned += 1;
+        let bytes = std::fs::read(&entry).unwrap();
+        if bytes.windows(needle.len()).any(|w| w == needle) {
+            hits.push(entry.display().to_string());
+        }
+    }
+    assert!(scanned > 0, "nothing to scan in {}", dir.display());
+    hits
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_stored_token_appears_in_no_database_log_or_ipc_response() {
+    // Log everything this build can log, so a leak at any level would show.
+    std::env::set_var("RUST_LOG", "trace");
+    let dir = tempfile::tempdir().unwrap();
+    let paths = AppPaths {
+        data_dir: dir.path().join("data"),
+        log_dir: dir.path().join("logs"),
+    };
+    let log_guard = release_desk_lib::logging::init(&paths.log_dir);
+    let credentials =
+        Credentials::with_service(&format!("dev.releasedesk.test.ipc.{}", std::process::id()));
+    let state =
+        tauri::async_runtime::block_on(AppState::open(paths, credentials.clone(), Instant::now()));
+
+    let app = mock_builder()
+        .invoke_handler(release_desk_lib::bindings::builder::<MockRuntime>().invoke_handler())
+        .manage(state)
+        // The real context (capabilities and all), so the ACL is the app's own.
+        .build(tauri::generate_context!(test = true))
+        .unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+
+    let token = format!("ghp_SENTINEL{}x9f3kq2", std::process::id());
+    let mut responses = vec![invoke(
+        &webview,
+        "set_credential",
+        json!({ "provider": "github", "secret": token }),
+    )];
+    assert!(
+        responses[0].contains("\"set\":true"),
+        "the token was stored: {}",
+        responses[0]
+    );
+    // Proof the test is not vacuous: the keyring really holds the token.
+    assert_eq!(
+        credentials
+            .get(Provider::Github)
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
+        token
+    );
+
+    for (cmd, args) in [
+        ("app_status", json!({})),
+        ("load_demo_workspace", json!({})),
+        ("dashboard", json!({})),
+        (
+            "cell_history",
+            json!({ "service": "payments-api", "environment": "dev", "page": { "after": null, "limit": 500 } }),
+        ),
+        ("credential_status", json!({})),
+        ("preferences", json!({})),
+        ("set_theme", json!({ "theme": "dark" })),
+        (
+            "reorder_environments",
+            json!({ "keys": ["dev", "test", "uat", "preprod", "production"] }),
+        ),
+        ("report_dashboard_rendered", json!({})),
+        // An invalid call echoes its arguments in errors in some frameworks: not here.
+        (
+            "set_credential",
+            json!({ "provider": "nonsense", "secret": token }),
+        ),
+    ] {
+        responses.push(invoke(&webview, cmd, args));
+    }
+    assert!(
+        responses[2].contains("Acme Health demo"),
+        "the commands really ran: {}",
+        responses[2]
+    );
+    for response in &responses {
+        assert!(
+            !response.contains(&token),
+            "an IPC response carried the token: {response}"
+        );
+    }
+
+    invoke(
+        &webview,
+        "remove_credential",
+        json!({ "provider": "github" }),
+    );
+    drop(app);
+    drop(log_guard); // flushes the background log writer
+    let hits = files_containing(dir.path(), token.as_bytes());
+    assert!(hits.is_empty(), "the token was written to {hits:?}");
+    let logs = walk(&dir.path().join("logs"));
+    assert!(
+        !logs.is_empty(),
+        "the log file exists, so the scan covered it"
+    );
+    let log_text: String = logs
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(
+        log_text.contains("credential stored in the OS keyring"),
+        "the log recorded the action without the value"
+    );
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { duration, relativeTime, shortDigest } from './format';
+
+const now = Date.parse('2026-11-22T12:00:00Z');
+
+describe('relativeTime', () => {
+	it('says how long ago in the largest sensible unit', () => {
+		expect(relativeTime('2026-11-22T11:59:30Z', now)).toBe('just now');
+		expect(relativeTime('2026-11-22T11:48:00Z', now)).toBe('12 min ago');
+		expect(relativeTime('2026-11-22T09:00:00Z', now)).toBe('3 h ago');
+		expect(relativeTime('2026-11-17T12:00:00Z', now)).toBe('5 d ago');
+		expect(relativeTime('2026-09-27T12:00:00Z', now)).toBe('8 wk ago');
+	});
+	it('treats a few seconds of clock skew as now, and says so for real future times', () => {
+		expect(relativeTime('2026-11-22T12:00:20Z', now)).toBe('just now');
+		expect(relativeTime('2026-11-22T13:00:00Z', now)).toBe('in the future');
+		expect(relativeTime('not a date', now)).toBe('unknown time');
+	});
+});
+
+describe('duration', () => {
+	it('formats seconds, minutes and hours', () => {
+		expect(duration(42_000)).toBe('42 s');
+		expect(duration(252_000)).toBe('4 min 12 s');
+		expect(duration(3_900_000)).toBe('1 h 5 min');
+		expect(duration(null)).toBe('—');
+	});
+});
+
+describe('shortDigest', () => {
+	it('keeps the algorithm and eight hex characters', () => {
+		expect(shortDigest('sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08')).toBe('sha256:9f86d081');
+	});
+});
