@@ -11,7 +11,9 @@ log_dir=$(mktemp -d -t release-desk-test.XXXXXX)
 checks_passed=0; checks_failed=0; tests_passed=0; tests_failed=0
 failed_names=()
 
-XX | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ - | bc 2>/dev/null || echo 0)
+count_cargo() { # sums cargo's "test result:" lines
+  local p f
+  p=$(grep -E '^test result:' "$1" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ - | bc 2>/dev/null || echo 0)
   f=$(grep -E '^test result:' "$1" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ - | bc 2>/dev/null || echo 0)
   tests_passed=$((tests_passed + ${p:-0})); tests_failed=$((tests_failed + ${f:-0}))
 }
