@@ -125,19 +125,27 @@ impl App {
         self.wait_for(css).await.text().await.expect("text")
     }
 
-    /// Polls until `css` matches `count` elements, for lists that render in steps.
+    /// Polls until `css` matches at least `at_least` elements, for lists that
+    /// render in steps; fails the test if they never do.
     pub async fn wait_for_count(&self, css: &str, at_least: usize) -> Vec<Element> {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
             let found = self.all(css).await;
-            if found.len() >= at_least || std::time::Instant::now() > deadline {
+            if found.len() >= at_least {
                 return found;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{css}: expected at least {at_least}, found {}",
+                found.len()
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     pub async fn screenshot(&self, name: &str) {
+        // WebKitGTK snapshots what was last painted: let the latest frame land.
+        tokio::time::sleep(Duration::from_millis(400)).await;
         let png = self.client.screenshot().await.expect("screenshot");
         std::fs::write(screenshot_dir().join(format!("{name}.png")), png)
             .expect("write screenshot");

@@ -11,7 +11,7 @@ use crate::ids::{commit_of, digest_of};
 
 /// A workspace with `services` services, `stages` environments and exactly
 /// `deployments` deployments. Each build walks the stages in order; one in
-/// twenty deployments fails, so every query path sees every outcome.
+/// forty deployments fails, so every query path sees more than one outcome.
 pub fn generated_workspace(
     services: usize,
     stages: usize,
@@ -42,17 +42,24 @@ pub fn generated_workspace(
         })
         .collect();
 
-    let builds_per_service = deployments.div_ceil(services * stages).max(1);
+    // A failure ends a build's walk along the stages (about one build in six
+    // with eight stages), so plan a margin of builds; the loop stops at the
+    // exact count whatever the margin turns out to be.
+    let planned_builds = (deployments as f64 / (services * stages) as f64 * 1.3)
+        .ceil()
+        .max(1.0) as i32;
     let span = Duration::days(730);
-    let step = span / (builds_per_service as i32).max(1);
-    let mut artefacts = Vec::with_capacity(services * builds_per_service);
+    let step = span / planned_builds;
+    let mut artefacts = Vec::new();
     let mut out = Vec::with_capacity(deployments);
 
-    'outer: for build in 0..builds_per_service {
+    let mut build = 0usize;
+    'outer: while out.len() < deployments {
         for service in &service_list {
             let version = format!("{}.{}.{}", 1 + build / 1000, (build / 10) % 100, build % 10);
             let key = service.key.as_str();
-            let built_at = now - span + step * build as i32 + Duration::minutes(rng.i64(0..60));
+            let built_at = (now - span + step * build as i32 + Duration::minutes(rng.i64(0..60)))
+                .min(now - Duration::hours(3));
             let artefact = Artefact::new(ArtefactDraft {
                 service: service.key.clone(),
                 name: key.to_owned(),
@@ -65,12 +72,8 @@ pub fn generated_workspace(
             })
             .expect("generated artefacts are valid");
             for (i, env) in path_to_live.stages().iter().enumerate() {
-                if out.len() == deployments {
-                    artefacts.push(artefact);
-                    break 'outer;
-                }
-                let started_at = built_at + Duration::hours(2 * i as i64);
-                let failed = rng.u8(..20) == 0;
+                let started_at = built_at + Duration::minutes(15 * i as i64);
+                let failed = rng.u8(..40) == 0;
                 out.push(
                     Deployment::new(
                         DeploymentDraft {
@@ -98,12 +101,16 @@ pub fn generated_workspace(
                     )
                     .expect("generated deployments are consistent"),
                 );
-                if failed {
+                if failed || out.len() == deployments {
                     break;
                 }
             }
             artefacts.push(artefact);
+            if out.len() == deployments {
+                break 'outer;
+            }
         }
+        build += 1;
     }
 
     WorkspaceSeed {

@@ -62,19 +62,16 @@ pub struct LastDeployment {
 }
 
 /// One statement computes every cell: the newest deployment and the newest
-/// successful one per (service, environment) by index seeks, the previous
+/// successful one per (service, environment) from `cell_latest` (kept by
+/// triggers, see the migration), the previous
 /// stage's version with LAG over the path-to-live order, and how many builds
 /// separate the two with a range count on the artefacts index.
 const DASHBOARD_SQL: &str = "
 WITH cells AS (
     SELECT s.id AS service_id, e.id AS environment_id, e.position AS position,
-        (SELECT d.id FROM deployments d
-          WHERE d.service_id = s.id AND d.environment_id = e.id
-          ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1) AS last_id,
-        (SELECT d.id FROM deployments d
-          WHERE d.service_id = s.id AND d.environment_id = e.id AND d.outcome = 'succeeded'
-          ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1) AS current_id
+           cl.last_deployment_id AS last_id, cl.current_deployment_id AS current_id
     FROM services s CROSS JOIN environments e
+    LEFT JOIN cell_latest cl ON cl.service_id = s.id AND cl.environment_id = e.id
 ),
 resolved AS (
     SELECT c.*, cur.finished_at_ms AS deployed_at_ms, ca.version AS cur_version, ca.digest AS cur_digest,

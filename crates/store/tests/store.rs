@@ -499,3 +499,101 @@ async fn an_older_database_is_copied_aside_before_it_is_upgraded() {
         "the backup is the file as it was before the upgrade"
     );
 }
+
+#[tokio::test]
+async fn the_latest_of_a_cell_is_right_even_when_deployments_arrive_out_of_order() {
+    let (_dir, _file, store) = fresh().await;
+    let mut seed = demo_workspace(now());
+    seed.deployments.reverse(); // newest first: every insert is older than the last
+    store.load_workspace(&seed, now()).await.unwrap();
+    let reversed = store.dashboard().await.unwrap();
+
+    let (_dir2, _file2, in_order) = with_demo().await;
+    let expected = in_order.dashboard().await.unwrap();
+    // Row ids differ with the insertion order; what each cell shows must not.
+    let shown = |d: &release_desk_store::Dashboard| -> Vec<String> {
+        d.rows
+            .iter()
+            .flat_map(|r| {
+                r.cells.iter().map(move |c| {
+                    format!(
+                        "{} {} {:?} {:?} {:?}",
+                        r.service.key,
+                        c.environment,
+                        c.deployed.as_ref().map(|v| &v.version),
+                        c.last.as_ref().map(|l| (&l.version, l.outcome)),
+                        c.drift
+                    )
+                })
+            })
+            .collect()
+    };
+    let (got, want) = (shown(&reversed), shown(&expected));
+    let differences: Vec<_> = got
+        .iter()
+        .zip(&want)
+        .filter(|(g, w)| g != w)
+        .take(3)
+        .collect();
+    assert!(differences.is_empty(), "first differences: {differences:?}");
+}
+
+#[tokio::test]
+async fn a_finished_deployment_updates_what_the_cell_runs() {
+    let (_dir, _file, store) = with_demo().await;
+    let cell = |d: &release_desk_store::Dashboard| {
+        d.rows
+            .iter()
+            .find(|r| r.service.key.as_str() == "payments-api")
+            .unwrap()
+            .cells[4]
+            .clone()
+    };
+    let before = cell(&store.dashboard().await.unwrap());
+    let running = before.last.clone().unwrap();
+    assert_eq!(running.outcome, Outcome::InProgress);
+    sqlx::query("UPDATE deployments SET outcome = 'succeeded', finished_at_ms = started_at_ms + 60000 WHERE id = ?")
+        .bind(i64::from(running.id))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let after = cell(&store.dashboard().await.unwrap());
+    assert_eq!(after.deployed.unwrap().version, running.version);
+    assert_eq!(after.last.unwrap().outcome, Outcome::Succeeded);
+}
+
+#[tokio::test]
+async fn upgrading_a_database_with_deployments_fills_the_dashboard_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(DATABASE_FILE);
+    let versions = testing::versions();
+    let before_cache = versions[versions.len() - 2];
+    {
+        let pool = sqlx::SqlitePool::connect_with(
+            SqliteConnectOptions::new()
+                .filename(&file)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+        testing::migrate_up_to(&pool, before_cache).await.unwrap();
+        for sql in [
+            "INSERT INTO workspace VALUES (1, 'Old', 0, 0)",
+            "INSERT INTO environments VALUES (1, 'dev', 'Development', 0, 0)",
+            "INSERT INTO services VALUES (1, 'api', 'API', NULL, NULL)",
+            "INSERT INTO artefacts VALUES (1, 1, 'api', '1.0.0', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '0123456789abcdef0123456789abcdef01234567', NULL, 0, NULL)",
+            "INSERT INTO artefacts VALUES (2, 1, 'api', '1.1.0', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', '0123456789abcdef0123456789abcdef01234567', NULL, 1000, NULL)",
+            "INSERT INTO deployments VALUES (1, 1, 1, 1, NULL, 5000, 6000, 'Priya', 'succeeded', NULL)",
+            "INSERT INTO deployments VALUES (2, 2, 1, 1, NULL, 7000, 8000, 'Priya', 'failed', 'smoke test failed')",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+    let (store, report) = Store::open(&file).await.unwrap();
+    assert!(report.backup.is_some());
+    let dashboard = store.dashboard().await.unwrap();
+    let cell = &dashboard.rows[0].cells[0];
+    assert_eq!(cell.deployed.as_ref().unwrap().version, "1.0.0");
+    assert_eq!(cell.last.as_ref().unwrap().outcome, Outcome::Failed);
+}
