@@ -81,7 +81,7 @@ pub fn generated_workspace(
                             environment: Slug::parse(env.key.as_str())
                                 .expect("generated keys are valid"),
                             version: version.clone(),
-                            leg: Some(if build % 2 == 0 {
+                            leg: Some(if build.is_multiple_of(2) {
                                 Leg::Blue
                             } else {
                                 Leg::Green
