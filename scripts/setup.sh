@@ -39,6 +39,8 @@ fi
 
 # --- Rust toolchain and cargo tools -------------------------------------------
 command -v cargo >/dev/null || fail "cargo not found: install Rust from https://rustup.rs"
+rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+[ "${rust_minor:-0}" -ge 88 ] || fail "$(rustc --version) is too old: Rust 1.88 or newer is needed (rustup update)"
 if command -v rustup >/dev/null; then
   for component in rustfmt clippy; do
     if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
@@ -66,15 +68,23 @@ if [ ! -f "$stamp" ] || [ ui/package-lock.json -nt "$stamp" ]; then
   # packages such as rollup, which happens when the registry in use (a mirror)
   # carries only this platform's. Then install exactly the locked versions
   # without rewriting the lock file.
-  if ! (cd ui && npm ci --no-fund --no-audit --loglevel=error 2>/tmp/release-desk-npm-ci.log); then
-    if grep -q 'EUSAGE' /tmp/release-desk-npm-ci.log; then
-      say "npm ci refused the lock file (platform packages missing from this registry); installing the locked versions with npm install --no-save"
+  ci_log=$(mktemp -t release-desk-npm-ci.XXXXXX)
+  if ! (cd ui && npm ci --no-fund --no-audit --loglevel=error 2>"$ci_log"); then
+    # Only the other platforms' builds may be missing (names like
+    # @rollup/rollup-darwin-arm64); anything else is a real lock mismatch.
+    missing_lines=$(grep -E '^npm error Missing: ' "$ci_log" | cat)
+    others=$(printf '%s\n' "$missing_lines" | grep -vE -- \
+      '-(android|darwin|freebsd|openbsd|netbsd|sunos|aix|win32|openharmony)-|-linux-(arm|arm64|ia32|loong64|mips64el|ppc64|riscv64|s390x)(-|@)|-linux-x64-musl@' \
+      | grep -v '^$' | cat)
+    if [ -n "$missing_lines" ] && [ -z "$others" ]; then
+      say "npm ci refused the lock file only for other platforms' builds missing from this registry; installing the locked versions with npm install --no-save"
       (cd ui && npm install --no-save --no-fund --no-audit --loglevel=error)
     else
-      cat /tmp/release-desk-npm-ci.log >&2
-      fail "npm ci failed"
+      cat "$ci_log" >&2
+      fail "npm ci failed (see above)"
     fi
   fi
+  rm -f "$ci_log"
   touch "$stamp"
 else
   say "npm packages: up to date"

@@ -8,6 +8,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR=never
 
 log_dir=$(mktemp -d -t release-desk-test.XXXXXX)
+trap 'rm -rf "$log_dir"' EXIT
 checks_passed=0; checks_failed=0; tests_passed=0; tests_failed=0
 failed_names=()
 
@@ -47,7 +48,7 @@ command -v bc >/dev/null || { echo "test: bc is needed to add up test counts" >&
 run "ui build" - bash -c 'cd ui && npx svelte-kit sync && npx vite build --logLevel warn'
 run "cargo fmt" - cargo fmt --all --check
 run "cargo clippy" - cargo clippy --workspace --all-targets --locked -- -D warnings
-run "rust tests" count_cargo scripts/with-keyring.sh cargo test --workspace --exclude release-desk-e2e --locked
+run "rust tests" count_cargo scripts/with-keyring.sh cargo test --workspace --exclude release-desk-e2e --locked --no-fail-fast
 run "svelte-check" - bash -c 'cd ui && npm run --silent check'
 run "eslint" - bash -c 'cd ui && npm run --silent lint'
 run "vitest" count_vitest bash -c 'cd ui && NO_COLOR=1 npx vitest run'

@@ -32,12 +32,10 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
 }
 
 /// Writes the TypeScript bindings to `path`.
-pub fn export(path: &std::path::Path) -> Result<(), String> {
+pub fn export(path: &std::path::Path) -> Result<(), specta_typescript::Error> {
     let language = specta_typescript::Typescript::default()
         .header("// Generated from the Rust commands by tauri-specta. Do not edit: run `make bindings`.\n/* eslint-disable */");
-    builder::<tauri::Wry>()
-        .export(language, path)
-        .map_err(|e| e.to_string())
+    builder::<tauri::Wry>().export(language, path)
 }
 
 #[cfg(test)]

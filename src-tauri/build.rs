@@ -1,3 +1,5 @@
+//! Build script: generates Tauri's context (config, capabilities, assets).
+
 fn main() {
     // The application package lives at the repository root with its Rust
     // sources in src-tauri/, so tauri-build must be told where capabilities are.

@@ -16,8 +16,10 @@ use tauri::{Manager, RunEvent, Runtime};
 
 use crate::state::{AppPaths, AppState};
 
-/// Keeps the background log writer alive for the life of the app.
-struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
+/// Keeps the background log writer alive for the life of the app; taken and
+/// dropped on exit so the last lines are flushed (the event loop ends the
+/// process without dropping managed state).
+struct LogGuard(std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>>);
 
 /// Data and log folders: `RELEASE_DESK_DATA_DIR` / `RELEASE_DESK_LOG_DIR` when
 /// set (tests, portable installs), else the OS's app-data and log folders.
@@ -47,7 +49,7 @@ pub fn run() {
         .setup(move |app| {
             builder.mount_events(app);
             let paths = resolve_paths(app.handle())?;
-            app.manage(LogGuard(logging::init(&paths.log_dir)));
+            app.manage(LogGuard(std::sync::Mutex::new(logging::init(&paths.log_dir))));
             tracing::info!(data_dir = %paths.data_dir.display(), log_dir = %paths.log_dir.display(), "Release Desk starting");
             let state = tauri::async_runtime::block_on(AppState::open(paths, Credentials::for_this_build(), started));
             if std::env::var_os("RELEASE_DESK_DEMO").is_some() {
@@ -77,6 +79,15 @@ pub fn run() {
             if let RunEvent::Exit = event {
                 if let Some(state) = handle.try_state::<AppState>() {
                     tauri::async_runtime::block_on(state.close());
+                }
+                tracing::info!("Release Desk stopped");
+                if let Some(guard) = handle.try_state::<LogGuard>() {
+                    // A poisoned lock still holds the guard; flush it either way.
+                    let taken = match guard.0.lock() {
+                        Ok(mut g) => g.take(),
+                        Err(poisoned) => poisoned.into_inner().take(),
+                    };
+                    drop(taken);
                 }
             }
         }),

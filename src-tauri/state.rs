@@ -101,9 +101,11 @@ impl AppState {
     /// Moves an unusable database file aside and opens a fresh one.
     pub async fn move_database_aside(&self) -> Result<PathBuf> {
         let mut database = self.database.write().await;
-        if let Database::Ready(store) = &*database {
-            // A file that turned out damaged while in use: release it first.
-            store.close().await;
+        if let Database::Ready(_) = &*database {
+            return Err(AppError::new(
+                "database_usable",
+                "the database is working; only a damaged or unreadable file is moved aside",
+            ));
         }
         let moved = release_desk_store::move_aside(&self.paths.database_file())?;
         *database = open_database(&self.paths).await;
@@ -116,10 +118,15 @@ impl AppState {
     }
 
     /// Records that the store reported the file damaged while in use, so every
-    /// screen switches to recovery instead of failing one query at a time.
+    /// screen switches to recovery instead of failing one query at a time. The
+    /// pool is closed so the file can be moved aside.
     pub async fn note_failure(&self, error: &StoreError) {
         if error.is_unusable_file() {
-            *self.database.write().await = Database::Unusable(problem(&self.paths, error));
+            let mut database = self.database.write().await;
+            if let Database::Ready(store) = &*database {
+                store.close().await;
+            }
+            *database = Database::Unusable(problem(&self.paths, error));
         }
     }
 

@@ -4,6 +4,30 @@
 
 use release_desk_e2e::App;
 
+/// Every cell's version and drift, in order: what must survive a restart
+/// (relative ages are left out, they move with the clock).
+async fn shown_versions(app: &App) -> Vec<String> {
+    let mut shown = Vec::new();
+    for cell in app.all("[data-testid=cell]").await {
+        let service = cell.attr("data-service").await.unwrap().unwrap_or_default();
+        let environment = cell
+            .attr("data-environment")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        let version = match cell
+            .find(fantoccini::Locator::Css("[data-testid=cell-version]"))
+            .await
+        {
+            Ok(v) => v.text().await.unwrap(),
+            Err(_) => "none".into(),
+        };
+        shown.push(format!("{service}/{environment}={version}"));
+    }
+    assert_eq!(shown.len(), 50);
+    shown
+}
+
 #[tokio::test]
 async fn demo_workspace_dashboard_history_and_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,7 +78,7 @@ async fn demo_workspace_dashboard_history_and_restart() {
         .text("[data-testid=cell][data-service=consent-service][data-environment=production]")
         .await;
     assert!(not_deployed.contains("Not deployed"), "{not_deployed}");
-    let versions_before = app.text("[data-testid=matrix]").await;
+    let versions_before = shown_versions(&app).await;
     app.screenshot("02-dashboard").await;
 
     // A cell's history: every deployment, newest first, with reasons for failures.
@@ -90,7 +114,7 @@ async fn demo_workspace_dashboard_history_and_restart() {
     let app = App::launch(dir.path()).await;
     app.wait_for("[data-testid=matrix]").await;
     app.wait_for_count("[data-testid=service-row]", 10).await;
-    let versions_after = app.text("[data-testid=matrix]").await;
+    let versions_after = shown_versions(&app).await;
     assert_eq!(
         versions_before, versions_after,
         "the dashboard survives a restart"
@@ -156,6 +180,18 @@ async fn settings_store_a_token_and_show_only_that_it_is_set() {
     assert!(
         !page.contains(&token),
         "the token never comes back to the webview"
+    );
+    let inputs: serde_json::Value = app
+        .client
+        .execute(
+            "return [...document.querySelectorAll('input')].map(i => i.value)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        !inputs.to_string().contains(&token),
+        "no field still holds the token: {inputs}"
     );
     app.screenshot("05-settings").await;
 

@@ -284,7 +284,13 @@ mod tests {
 
     #[test]
     fn debug_and_release_builds_use_different_services() {
-        assert!(Credentials::for_this_build().service().ends_with(".debug"));
+        let service = Credentials::for_this_build().service().to_owned();
+        assert_eq!(
+            service.ends_with(".debug"),
+            cfg!(debug_assertions),
+            "{service}"
+        );
+        assert!(service.starts_with("dev.releasedesk.app"));
     }
 
     #[test]

@@ -1,7 +1,10 @@
-//! The demo workspace: a health-service organisation with nine services on a
-//! five-stage path to live and four weeks of history, including failures with
-//! their reasons, rollbacks, a deployment in progress and an emergency fix that
-//! went straight to production.
+//! The demo workspace: a health-service organisation with ten services on a
+//! five-stage path to live and five weeks of history, including failures with
+//! their reasons, rollbacks, a deployment in progress, an emergency fix that
+//! went straight to production and a new service not yet past test.
+//!
+//! The `expect`s here only ever see this file's constant data; the tests below
+//! build the whole workspace, so any of them failing fails a test, not a user.
 
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use release_desk_domain::{

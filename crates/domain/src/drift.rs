@@ -16,10 +16,20 @@ pub struct StageVersion {
     pub built_at: DateTime<Utc>,
 }
 
+/// What the stage before this one runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviousStage<'a> {
+    /// This is the first stage of the path to live.
+    None,
+    /// The previous stage runs nothing.
+    Empty,
+    Runs(&'a StageVersion),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Drift {
-    /// First stage, or the previous stage runs nothing to compare with.
+    /// The first stage: nothing to compare with.
     NoPrevious,
     /// Nothing deployed here yet.
     NotDeployed,
@@ -27,8 +37,9 @@ pub enum Drift {
     Level,
     /// The previous stage runs a newer build: `builds` newer builds are waiting.
     Behind { builds: u32 },
-    /// This stage runs a build the previous stage does not: it skipped a stage
-    /// or the previous stage was rolled back.
+    /// This stage runs a build the previous stage does not (or the previous
+    /// stage runs nothing): it skipped a stage or the previous stage was
+    /// rolled back.
     Ahead,
 }
 
@@ -36,15 +47,17 @@ pub enum Drift {
 /// this stage is behind, how many builds are newer than this stage's and no
 /// newer than the previous stage's.
 pub fn drift_between(
-    previous: Option<&StageVersion>,
+    previous: PreviousStage<'_>,
     this: Option<&StageVersion>,
     count_newer: impl FnOnce(&StageVersion, &StageVersion) -> u32,
 ) -> Drift {
     let Some(this) = this else {
         return Drift::NotDeployed;
     };
-    let Some(previous) = previous else {
-        return Drift::NoPrevious;
+    let previous = match previous {
+        PreviousStage::None => return Drift::NoPrevious,
+        PreviousStage::Empty => return Drift::Ahead,
+        PreviousStage::Runs(previous) => previous,
     };
     if previous.digest == this.digest {
         return Drift::Level;
@@ -62,6 +75,7 @@ pub fn drift_between(
 mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};
+    use PreviousStage::{Empty, None as First, Runs};
 
     fn v(version: &str, byte: u8, day: i64) -> StageVersion {
         StageVersion {
@@ -75,18 +89,30 @@ mod tests {
     fn classifies_each_case() {
         let old = v("1.0.0", 1, 0);
         let new = v("1.1.0", 2, 3);
-        assert_eq!(drift_between(None, None, |_, _| 0), Drift::NotDeployed);
-        assert_eq!(drift_between(None, Some(&old), |_, _| 0), Drift::NoPrevious);
+        assert_eq!(drift_between(First, None, |_, _| 0), Drift::NotDeployed);
         assert_eq!(
-            drift_between(Some(&old), Some(&old), |_, _| 0),
+            drift_between(Runs(&old), None, |_, _| 0),
+            Drift::NotDeployed
+        );
+        assert_eq!(
+            drift_between(First, Some(&old), |_, _| 0),
+            Drift::NoPrevious
+        );
+        assert_eq!(
+            drift_between(Empty, Some(&old), |_, _| 0),
+            Drift::Ahead,
+            "skipped an empty stage"
+        );
+        assert_eq!(
+            drift_between(Runs(&old), Some(&old), |_, _| 0),
             Drift::Level
         );
         assert_eq!(
-            drift_between(Some(&new), Some(&old), |_, _| 3),
+            drift_between(Runs(&new), Some(&old), |_, _| 3),
             Drift::Behind { builds: 3 }
         );
         assert_eq!(
-            drift_between(Some(&old), Some(&new), |_, _| 9),
+            drift_between(Runs(&old), Some(&new), |_, _| 9),
             Drift::Ahead
         );
     }
@@ -96,7 +122,7 @@ mod tests {
         let old = v("1.0.0", 1, 0);
         let new = v("1.1.0", 2, 3);
         assert_eq!(
-            drift_between(Some(&new), Some(&old), |_, _| 0),
+            drift_between(Runs(&new), Some(&old), |_, _| 0),
             Drift::Behind { builds: 1 }
         );
     }
@@ -105,7 +131,8 @@ mod tests {
     fn count_is_asked_only_when_behind() {
         let old = v("1.0.0", 1, 0);
         let new = v("1.1.0", 2, 3);
-        drift_between(Some(&old), Some(&new), |_, _| panic!("not behind"));
-        drift_between(Some(&old), Some(&old), |_, _| panic!("level"));
+        drift_between(Runs(&old), Some(&new), |_, _| panic!("not behind"));
+        drift_between(Runs(&old), Some(&old), |_, _| panic!("level"));
+        drift_between(Empty, Some(&old), |_, _| panic!("nothing to count against"));
     }
 }

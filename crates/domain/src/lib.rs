@@ -15,7 +15,7 @@ mod workspace;
 pub use artefact::{check_registration, Artefact, ArtefactDraft, Registration};
 pub use deployment::{Deployment, DeploymentDraft, Leg, Outcome};
 pub use digest::Digest;
-pub use drift::{drift_between, Drift, StageVersion};
+pub use drift::{drift_between, Drift, PreviousStage, StageVersion};
 pub use error::{DomainError, Result};
 pub use path_to_live::{Environment, PathToLive};
 pub use service::Service;

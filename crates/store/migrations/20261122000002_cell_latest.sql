@@ -45,6 +45,34 @@ BEGIN
     WHERE service_id = NEW.service_id AND environment_id = NEW.environment_id;
 END;
 
+-- A deployment that is removed (a correction): recompute its cell.
+CREATE TRIGGER cell_latest_on_delete AFTER DELETE ON deployments
+BEGIN
+    UPDATE cell_latest SET
+        last_deployment_id = (
+            SELECT d.id FROM deployments d
+            WHERE d.service_id = OLD.service_id AND d.environment_id = OLD.environment_id
+            ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1),
+        current_deployment_id = (
+            SELECT d.id FROM deployments d
+            WHERE d.service_id = OLD.service_id AND d.environment_id = OLD.environment_id
+              AND d.outcome = 'succeeded'
+            ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1)
+    WHERE service_id = OLD.service_id AND environment_id = OLD.environment_id;
+END;
+
+-- What a deployment shipped, and where, never changes once recorded; only its
+-- progress (outcome, finish time, reason) does. This also keeps the service
+-- check of `deployments_match_their_artefact` from being bypassed by UPDATE.
+CREATE TRIGGER deployments_keep_their_identity
+BEFORE UPDATE OF artefact_id, service_id, environment_id ON deployments
+WHEN NEW.artefact_id IS NOT OLD.artefact_id
+  OR NEW.service_id IS NOT OLD.service_id
+  OR NEW.environment_id IS NOT OLD.environment_id
+BEGIN
+    SELECT RAISE(ABORT, 'a recorded deployment keeps its artefact, service and environment');
+END;
+
 -- Existing databases: fill it once from what is already recorded.
 INSERT INTO cell_latest (service_id, environment_id, last_deployment_id, current_deployment_id)
 SELECT c.service_id, c.environment_id,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use release_desk_domain::{
-    drift_between, Digest, Drift, Environment, Outcome, Service, StageVersion,
+    drift_between, Digest, Drift, Environment, Outcome, PreviousStage, Service, StageVersion,
 };
 use serde::Serialize;
 use specta::Type;
@@ -82,6 +82,7 @@ resolved AS (
 ),
 with_previous AS (
     SELECT r.*,
+        LAG(r.environment_id) OVER w AS prev_environment_id,
         LAG(r.cur_version) OVER w AS prev_version,
         LAG(r.cur_digest) OVER w AS prev_digest,
         LAG(r.cur_built_ms) OVER w AS prev_built_ms
@@ -96,7 +97,8 @@ SELECT p.service_id, p.environment_id,
              WHERE a.service_id = p.service_id
                AND a.created_at_ms > p.cur_built_ms AND a.created_at_ms <= p.prev_built_ms)
        END AS builds_between,
-       l.id, la.version, l.outcome, l.started_at_ms, l.finished_at_ms, l.actor, l.failure_reason
+       l.id, la.version, l.outcome, l.started_at_ms, l.finished_at_ms, l.actor, l.failure_reason,
+       p.prev_environment_id IS NULL AS first_stage
 FROM with_previous p
 LEFT JOIN deployments l ON l.id = p.last_id
 LEFT JOIN artefacts la ON la.id = l.artefact_id
@@ -105,6 +107,9 @@ ORDER BY p.service_id, p.position, p.environment_id
 
 impl Store {
     pub async fn dashboard(&self) -> Result<Dashboard> {
+        // One read transaction: headers, rows and cells come from the same
+        // snapshot even if the path to live is reordered meanwhile.
+        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
         let environments_rows =
             sqlx::query("SELECT id, key, name, production FROM environments ORDER BY position, id")
                 .fetch_all(&self.pool)
@@ -136,12 +141,14 @@ impl Store {
         }
 
         let cells = sqlx::query(DASHBOARD_SQL)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .map_err(|e| self.fail(e))?;
+        tx.rollback().await.map_err(|e| self.fail(e))?;
         for r in &cells {
+            // Same snapshot as the service list, so every cell has its row.
             let Some(&index) = row_index.get(&r.get::<i64, _>(0)) else {
-                continue; // a service added between the two reads appears on the next refresh
+                continue;
             };
             let environment = environment_keys
                 .get(&r.get::<i64, _>(1))
@@ -150,7 +157,13 @@ impl Store {
             let current = stage_version(r.get(2), r.get(3), r.get(4))?;
             let previous = stage_version(r.get(6), r.get(7), r.get(8))?;
             let builds_between: Option<i64> = r.get(9);
-            let drift = drift_between(previous.as_ref(), current.as_ref(), |_, _| {
+            let first_stage: bool = r.get(17);
+            let previous = match (&previous, first_stage) {
+                (_, true) => PreviousStage::None,
+                (Some(version), false) => PreviousStage::Runs(version),
+                (None, false) => PreviousStage::Empty,
+            };
+            let drift = drift_between(previous, current.as_ref(), |_, _| {
                 crate::workspace::count(builds_between.unwrap_or(0))
             });
             let deployed = match (current, r.get::<Option<i64>, _>(5)) {

@@ -192,27 +192,45 @@ fn sibling(file: &Path, suffix: &str) -> PathBuf {
 /// of the way so a fresh one can be created. Returns the new name of the main
 /// file. Nothing is deleted.
 pub fn move_aside(file: &Path) -> Result<PathBuf> {
-    let stamp = Utc::now().format("%Y%m%dT%H%M%S");
-    let moved = sibling(file, &format!("unreadable-{stamp}"));
     let io = |e: std::io::Error| StoreError::Unavailable {
         file: file.to_path_buf(),
         detail: format!("could not move it aside: {e}"),
     };
-    for suffix in ["-wal", "-shm"] {
-        let mut side = file.as_os_str().to_os_string();
-        side.push(suffix);
-        let side = PathBuf::from(side);
-        if side.exists() {
-            let mut to = moved.as_os_str().to_os_string();
-            to.push(suffix);
-            std::fs::rename(&side, PathBuf::from(to)).map_err(io)?;
-        }
-    }
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S");
+    // rename() replaces an existing target, so find a name nothing uses yet:
+    // two moves within a second must not overwrite the first damaged file.
+    let moved = (0..1000)
+        .map(|n| match n {
+            0 => sibling(file, &format!("unreadable-{stamp}")),
+            n => sibling(file, &format!("unreadable-{stamp}-{n}")),
+        })
+        .find(|candidate| !candidate.exists() && !with_suffix(candidate, "-wal").exists())
+        .ok_or_else(|| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "too many moved-aside files",
+            ))
+        })?;
+    // The main file first: if a side file then fails to move, the main file is
+    // already out of the way and SQLite will not pair it with a stray log.
     if file.exists() {
         std::fs::rename(file, &moved).map_err(io)?;
     }
+    for suffix in ["-wal", "-shm"] {
+        let side = with_suffix(file, suffix);
+        if side.exists() {
+            std::fs::rename(&side, with_suffix(&moved, suffix)).map_err(io)?;
+        }
+    }
     tracing::warn!(from = %file.display(), to = %moved.display(), "moved an unusable database aside");
     Ok(moved)
+}
+
+/// `file` with `suffix` appended to the whole path (`x.sqlite3` → `x.sqlite3-wal`).
+fn with_suffix(file: &Path, suffix: &str) -> PathBuf {
+    let mut path = file.as_os_str().to_os_string();
+    path.push(suffix);
+    PathBuf::from(path)
 }
 
 /// Lets tests build a database as an older release of the app left it.

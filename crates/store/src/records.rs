@@ -59,6 +59,17 @@ impl Store {
     /// Records an artefact. Recording the same bytes twice is a no-op; the same
     /// version with a different digest is refused as a conflicting artefact.
     pub async fn record_artefact(&self, artefact: &Artefact) -> Result<Registration> {
+        match self.try_record_artefact(artefact).await {
+            // The same version was recorded concurrently after our read: decide
+            // again against what is now recorded.
+            Err(StoreError::Database(sqlx::Error::Database(db))) if db.is_unique_violation() => {
+                self.try_record_artefact(artefact).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_record_artefact(&self, artefact: &Artefact) -> Result<Registration> {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
         let service_id = self
             .service_id(&mut tx, artefact.service().as_str())
@@ -92,7 +103,12 @@ impl Store {
             .map_err(|e| self.fail(e))?
             .ok_or_else(|| StoreError::UnknownEnvironment(draft.environment.to_string()))?;
         let (artefact_id, artefact) = self
-            .find_artefact(&mut tx, service_id, draft.service.as_str(), &draft.version)
+            .find_artefact(
+                &mut tx,
+                service_id,
+                draft.service.as_str(),
+                draft.version.trim(),
+            )
             .await?
             .ok_or_else(|| StoreError::UnknownArtefact {
                 service: draft.service.to_string(),

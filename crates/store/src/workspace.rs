@@ -77,7 +77,13 @@ impl Store {
             .bind(to_ms(now))
             .execute(&mut *tx)
             .await
-            .map_err(|e| self.fail(e))?;
+            .map_err(|e| match &e {
+                // Another load committed between our check and this insert.
+                sqlx::Error::Database(db) if db.is_unique_violation() => {
+                    StoreError::WorkspaceNotEmpty
+                }
+                _ => self.fail(e),
+            })?;
 
         let mut environment_ids = HashMap::new();
         for (position, env) in seed.path_to_live.stages().iter().enumerate() {

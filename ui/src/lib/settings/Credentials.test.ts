@@ -31,7 +31,10 @@ describe('Credentials', () => {
 		await fireEvent.click(within(github).getByTestId('save-secret'));
 		expect(await within(github).findByText('Set')).toBeInTheDocument();
 		expect(stored).toBe('ghp_secret123');
-		expect(document.body.innerHTML).not.toContain('ghp_secret123');
+		// The form is gone and no field in the page still holds the token.
+		expect(within(github).queryByTestId('secret-input')).toBeNull();
+		const values = [...document.querySelectorAll('input')].map((i) => i.value);
+		expect(values).not.toContain('ghp_secret123');
 	});
 
 	it('explains a locked or missing keyring', async () => {
