@@ -105,7 +105,7 @@ export type DeployedVersion = {
 export type Digest = string;
 
 export type Drift = 
-/**  First stage, or the previous stage runs nothing to compare with. */
+/**  The first stage: nothing to compare with. */
 { kind: "no_previous" } | 
 /**  Nothing deployed here yet. */
 { kind: "not_deployed" } | 
@@ -114,8 +114,9 @@ export type Drift =
 /**  The previous stage runs a newer build: `builds` newer builds are waiting. */
 { kind: "behind"; builds: number } | 
 /**
- *  This stage runs a build the previous stage does not: it skipped a stage
- *  or the previous stage was rolled back.
+ *  This stage runs a build the previous stage does not (or the previous
+ *  stage runs nothing): it skipped a stage or the previous stage was
+ *  rolled back.
  */
 { kind: "ahead" };
 
