@@ -43,6 +43,7 @@ fn resolve_paths<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<AppPath
 
 pub fn run() {
     let started = Instant::now();
+    window::prefer_low_memory_rendering();
     let builder = bindings::builder::<tauri::Wry>();
     let app = tauri::Builder::default()
         .invoke_handler(builder.invoke_handler())
