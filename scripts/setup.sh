@@ -72,10 +72,10 @@ if [ ! -f "$stamp" ] || [ ui/package-lock.json -nt "$stamp" ]; then
   if ! (cd ui && npm ci --no-fund --no-audit --loglevel=error 2>"$ci_log"); then
     # Only the other platforms' builds may be missing (names like
     # @rollup/rollup-darwin-arm64); anything else is a real lock mismatch.
-    missing_lines=$(grep -E '^npm error Missing: ' "$ci_log" | cat)
-    others=$(printf '%s\n' "$missing_lines" | grep -vE -- \
-      '-(android|darwin|freebsd|openbsd|netbsd|sunos|aix|win32|openharmony)-|-linux-(arm|arm64|ia32|loong64|mips64el|ppc64|riscv64|s390x)(-|@)|-linux-x64-musl@' \
-      | grep -v '^$' | cat)
+    # awk rather than grep: finding nothing is an answer here, not an error.
+    platform='-(android|darwin|freebsd|openbsd|netbsd|sunos|aix|win32|openharmony)-|-linux-(arm|arm64|ia32|loong64|mips64el|ppc64|riscv64|s390x)(-|@)|-linux-x64-musl@'
+    missing_lines=$(awk '/^npm error Missing: /' "$ci_log")
+    others=$(awk -v re="$platform" '/^npm error Missing: / && $0 !~ re' "$ci_log")
     if [ -n "$missing_lines" ] && [ -z "$others" ]; then
       say "npm ci refused the lock file only for other platforms' builds missing from this registry; installing the locked versions with npm install --no-save"
       (cd ui && npm install --no-save --no-fund --no-audit --loglevel=error)
