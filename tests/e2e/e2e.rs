@@ -30,6 +30,10 @@ async fn shown_versions(app: &App) -> Vec<String> {
 
 #[tokio::test]
 async fn demo_workspace_dashboard_history_and_restart() {
+    release_desk_e2e::within_limit(demo_workspace_dashboard_history_and_restart_steps()).await;
+}
+
+async fn demo_workspace_dashboard_history_and_restart_steps() {
     let dir = tempfile::tempdir().unwrap();
     let app = App::launch(dir.path()).await;
 
@@ -124,6 +128,10 @@ async fn demo_workspace_dashboard_history_and_restart() {
 
 #[tokio::test]
 async fn a_damaged_database_opens_the_recovery_screen() {
+    release_desk_e2e::within_limit(a_damaged_database_opens_the_recovery_screen_steps()).await;
+}
+
+async fn a_damaged_database_opens_the_recovery_screen_steps() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -158,6 +166,11 @@ async fn a_damaged_database_opens_the_recovery_screen() {
 
 #[tokio::test]
 async fn settings_store_a_token_and_show_only_that_it_is_set() {
+    release_desk_e2e::within_limit(settings_store_a_token_and_show_only_that_it_is_set_steps())
+        .await;
+}
+
+async fn settings_store_a_token_and_show_only_that_it_is_set_steps() {
     let dir = tempfile::tempdir().unwrap();
     let app = App::launch(dir.path()).await;
     app.click("[data-testid=load-demo]").await;

@@ -10,6 +10,19 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub const WAIT: Duration = Duration::from_secs(30);
+/// How long one attempt at starting the app under WebDriver may take.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(45);
+
+struct DriverGuard(Option<Child>);
+
+impl Drop for DriverGuard {
+    fn drop(&mut self) {
+        if let Some(mut driver) = self.0.take() {
+            let _ = driver.kill();
+            let _ = driver.wait();
+        }
+    }
+}
 
 /// The app binary under test: `RELEASE_DESK_APP`, else the debug build.
 pub fn app_binary() -> PathBuf {
@@ -40,6 +53,17 @@ fn free_port() -> u16 {
         .expect("a free local port")
 }
 
+/// The longest a whole end-to-end test may take. WebDriver calls have no
+/// timeout of their own, so without this a hung call would stall CI forever.
+const TEST_LIMIT: Duration = Duration::from_secs(240);
+
+/// Runs a test's steps, failing it if they do not finish within the limit.
+pub async fn within_limit(steps: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(TEST_LIMIT, steps).await.is_err() {
+        panic!("the test did not finish within {TEST_LIMIT:?}: a WebDriver call hung");
+    }
+}
+
 /// One running app, driven over WebDriver.
 pub struct App {
     pub client: Client,
@@ -47,11 +71,25 @@ pub struct App {
 }
 
 impl App {
-    /// Starts the app on `data_dir` and waits for its first screen.
+    /// Starts the app on `data_dir` and waits for its first screen. WebKitWebDriver
+    /// occasionally never completes a new session; that attempt is abandoned
+    /// after a timeout and the app started again, up to three times.
     pub async fn launch(data_dir: &Path) -> App {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match tokio::time::timeout(SESSION_TIMEOUT, Self::try_launch(data_dir)).await {
+                Ok(Ok(app)) => return app,
+                Ok(Err(error)) => failures.push(error),
+                Err(_) => failures.push(format!("no session within {SESSION_TIMEOUT:?}")),
+            }
+        }
+        panic!("could not start the app under WebDriver: {failures:?}");
+    }
+
+    async fn try_launch(data_dir: &Path) -> Result<App, String> {
         let port = free_port();
         let native_port = free_port();
-        let mut driver = Command::new("tauri-driver")
+        let driver = Command::new("tauri-driver")
             .args([
                 "--port",
                 &port.to_string(),
@@ -64,7 +102,11 @@ impl App {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("tauri-driver is installed (scripts/setup.sh installs it)");
+            .map_err(|e| {
+                format!("tauri-driver could not start (scripts/setup.sh installs it): {e}")
+            })?;
+        // Killed on drop, so an abandoned attempt leaves no driver behind.
+        let mut guard = DriverGuard(Some(driver));
 
         let mut caps = serde_json::Map::new();
         caps.insert(
@@ -73,28 +115,26 @@ impl App {
         );
         caps.insert("browserName".into(), serde_json::json!("wry"));
         let url = format!("http://127.0.0.1:{port}");
-        let mut last_error = None;
+        let mut last_error = String::new();
         for _ in 0..60 {
-            match ClientBuilder::rustls()
-                .expect("rustls client")
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
+            let mut builder = ClientBuilder::rustls().map_err(|e| e.to_string())?;
+            match builder.capabilities(caps.clone()).connect(&url).await {
                 Ok(client) => {
-                    let app = App { client, driver };
+                    let app = App {
+                        client,
+                        driver: guard.0.take().ok_or("driver already taken")?,
+                    };
                     app.wait_for("[data-testid=empty-state], [data-testid=matrix], [data-testid=database-recovery]")
                         .await;
-                    return app;
+                    return Ok(app);
                 }
                 Err(e) => {
-                    last_error = Some(e.to_string());
+                    last_error = e.to_string();
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
             }
         }
-        let _ = driver.kill();
-        panic!("could not start a WebDriver session: {last_error:?}");
+        Err(format!("could not start a WebDriver session: {last_error}"))
     }
 
     pub async fn wait_for(&self, css: &str) -> Element {
@@ -157,11 +197,20 @@ impl App {
     }
 
     /// Ends the session, which quits the app, and stops the driver.
+    /// (Dropping an `App` without `quit`, as a failing test does, still stops
+    /// the driver.)
     pub async fn quit(mut self) {
-        let _ = self.client.close().await;
+        let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         // Give the app time to close its database cleanly before the next launch.
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }

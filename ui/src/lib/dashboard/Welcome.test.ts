@@ -28,7 +28,7 @@ describe('Welcome (empty state)', () => {
 		const onloaded = vi.fn();
 		render(Welcome, { onloaded });
 		await fireEvent.click(screen.getByTestId('load-demo'));
-		expect(await screen.findByRole('alert')).toHaveTextContent('this workspace already has data');
+		expect(await screen.findByRole('alert')).toHaveTextContent('This workspace already has data.');
 		expect(onloaded).not.toHaveBeenCalled();
 	});
 });

@@ -22,9 +22,16 @@ export async function call<T>(result: Promise<Outcome<T>>): Promise<T> {
 	return outcome.data;
 }
 
+/** Rust error messages start in lower case so they compose; people read sentences. */
+export function sentence(message: string): string {
+	const trimmed = message.trim();
+	const ended = /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+	return ended.charAt(0).toUpperCase() + ended.slice(1);
+}
+
 /** A message for any error a command can produce, for showing to a person. */
 export function describe(error: unknown): { code: string; message: string } {
-	if (error instanceof CommandError) return { code: error.code, message: error.message };
-	if (error instanceof Error) return { code: 'internal', message: error.message };
-	return { code: 'internal', message: String(error) };
+	if (error instanceof CommandError) return { code: error.code, message: sentence(error.message) };
+	if (error instanceof Error) return { code: 'internal', message: sentence(error.message) };
+	return { code: 'internal', message: sentence(String(error)) };
 }

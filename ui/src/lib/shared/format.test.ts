@@ -32,3 +32,12 @@ describe('shortDigest', () => {
 		expect(shortDigest('sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08')).toBe('sha256:9f86d081');
 	});
 });
+
+import { sentence } from '$ipc';
+
+describe('sentence', () => {
+	it('capitalises and ends a Rust error message', () => {
+		expect(sentence('the keyring is locked')).toBe('The keyring is locked.');
+		expect(sentence('Already fine.')).toBe('Already fine.');
+	});
+});
