@@ -99,6 +99,10 @@ impl App {
             // WebKitWebDriver starts the app with this environment.
             .env("RELEASE_DESK_DATA_DIR", data_dir.join("data"))
             .env("RELEASE_DESK_LOG_DIR", data_dir.join("logs"))
+            // With WebKitGTK's compositing off (the app's default on Linux),
+            // WebKitWebDriver stopped answering after the session started under
+            // Xvfb; the tests keep WebKit's default until that is understood.
+            .env("RELEASE_DESK_WEBKIT_COMPOSITING", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
