@@ -27,7 +27,7 @@ pub use workspace::WorkspaceSeed;
 pub const MAX_TEXT_LEN: usize = 2_000;
 
 /// Checks a required free-text field: trimmed, non-empty, not oversized.
-pub(crate) fn required_text(field: &'static str, value: &str) -> Result<String> {
+pub fn required_text(field: &'static str, value: &str) -> Result<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(DomainError::EmptyField { field });
@@ -42,7 +42,7 @@ pub(crate) fn required_text(field: &'static str, value: &str) -> Result<String> 
 }
 
 /// Like [`required_text`] for optional fields: blank becomes `None`.
-pub(crate) fn optional_text(field: &'static str, value: Option<&str>) -> Result<Option<String>> {
+pub fn optional_text(field: &'static str, value: Option<&str>) -> Result<Option<String>> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => required_text(field, v).map(Some),
