@@ -223,6 +223,11 @@ impl Verifier {
         Ok(())
     }
 
+    /// How many entries have checked out so far.
+    pub fn entries_checked(&self) -> u64 {
+        self.entries
+    }
+
     /// Ends verification, checking the chain reaches the head recorded
     /// alongside it (which catches the newest entries being cut off).
     pub fn finish(self, recorded_head: Option<(i64, ChainHash)>) -> Result<ChainHead, ChainBreak> {

@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use release_desk_domain::{
-    Artefact, ArtefactDraft, Deployment, DeploymentDraft, Environment, Leg, Outcome, PathToLive,
-    Service, Slug, WorkspaceSeed,
+    Artefact, ArtefactDraft, Commit, Deployment, DeploymentDraft, Environment, Leg, Outcome,
+    PathToLive, Service, Slug, WorkspaceSeed,
 };
 
 use crate::ids::{commit_of, digest_of};
@@ -46,6 +46,21 @@ const PEOPLE: [&str; 5] = [
     "Aisha Rahman",
     "Dan Whitfield",
     "Mei Lin",
+];
+
+const COMMIT_SUMMARIES: [&str; 12] = [
+    "Bump tokio from 1.47 to 1.48",
+    "Retry provider calls with jittered backoff",
+    "Add structured logging to the booking flow",
+    "Fix rounding of refunds in pence",
+    "Tighten CSP on the confirmation page",
+    "Cache NHS number lookups for 60 seconds",
+    "Remove the legacy SOAP client",
+    "Handle 429 from the PDS API",
+    "Accessibility: label the date picker for screen readers",
+    "Add readiness probe for the message queue",
+    "Rename feature flag new-booking-journey",
+    "Upgrade base image to debian 12.8",
 ];
 
 const FAILURES: [&str; 8] = [
@@ -183,10 +198,28 @@ impl ServiceHistory<'_> {
                 "untrusted comment: signed by acme-health release key\n{}",
                 &digest_of(version)[..44]
             )),
+            commits: self.commits(version),
         })
         .expect("demo artefacts are valid");
         self.artefacts.push(artefact.clone());
         artefact
+    }
+
+    /// One to six commits per build, the first being the build's own commit.
+    fn commits(&mut self, version: &str) -> Vec<Commit> {
+        let key = self.service.key.as_str();
+        let count = 1 + self.rng.usize(0..6);
+        (0..count)
+            .map(|i| Commit {
+                sha: if i == 0 {
+                    commit_of(&format!("{key}@{version}"))
+                } else {
+                    commit_of(&format!("{key}@{version}#{i}"))
+                },
+                summary: COMMIT_SUMMARIES[self.rng.usize(0..COMMIT_SUMMARIES.len())].to_owned(),
+                author: PEOPLE[self.rng.usize(0..PEOPLE.len())].to_owned(),
+            })
+            .collect()
     }
 
     /// Builds a version and walks it along the path to live until it fails, is

@@ -69,6 +69,7 @@ pub fn generated_workspace(
                 build_url: None,
                 created_at: built_at,
                 signature: None,
+                commits: Vec::new(),
             })
             .expect("generated artefacts are valid");
             for (i, env) in path_to_live.stages().iter().enumerate() {

@@ -22,7 +22,22 @@ pub struct ArtefactDraft {
     pub build_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub signature: Option<String>,
+    /// Commits this build adds since the previous build of the service.
+    #[serde(default)]
+    pub commits: Vec<Commit>,
 }
+
+/// A commit listed on an artefact: what a person deciding reads to know what ships.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Commit {
+    pub sha: String,
+    pub summary: String,
+    pub author: String,
+}
+
+/// More commits than this on one build is an import mistake, not a release.
+pub const MAX_COMMITS: usize = 1_000;
 
 /// A validated artefact. Fields are private so a recorded digest cannot be edited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
@@ -36,25 +51,52 @@ pub struct Artefact {
     build_url: Option<String>,
     created_at: DateTime<Utc>,
     signature: Option<String>,
+    commits: Vec<Commit>,
+}
+
+fn check_commit(value: &str) -> Result<String> {
+    let commit = value.trim();
+    if !(7..=40).contains(&commit.len()) || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(DomainError::InvalidCommit {
+            value: commit.chars().take(80).collect(),
+        });
+    }
+    Ok(commit.to_ascii_lowercase())
 }
 
 impl Artefact {
     pub fn new(draft: ArtefactDraft) -> Result<Self> {
-        let commit = draft.source_commit.trim();
-        if !(7..=40).contains(&commit.len()) || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(DomainError::InvalidCommit {
-                value: commit.chars().take(80).collect(),
+        if draft.commits.len() > MAX_COMMITS {
+            return Err(DomainError::FieldTooLong {
+                field: "commit list",
+                max: MAX_COMMITS,
             });
         }
+        let commits = draft
+            .commits
+            .into_iter()
+            .map(|c| {
+                Ok(Commit {
+                    sha: check_commit(&c.sha)?,
+                    // Only the first line: the summary, as `git log --oneline` shows.
+                    summary: required_text(
+                        "commit summary",
+                        c.summary.lines().next().unwrap_or(""),
+                    )?,
+                    author: required_text("commit author", &c.author)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             service: draft.service,
             name: required_text("artefact name", &draft.name)?,
             version: required_text("version", &draft.version)?,
             digest: Digest::parse(&draft.digest)?,
-            source_commit: commit.to_ascii_lowercase(),
+            source_commit: check_commit(&draft.source_commit)?,
             build_url: optional_text("build URL", draft.build_url.as_deref())?,
             created_at: draft.created_at,
             signature: optional_text("signature", draft.signature.as_deref())?,
+            commits,
         })
     }
 
@@ -81,6 +123,9 @@ impl Artefact {
     }
     pub fn signature(&self) -> Option<&str> {
         self.signature.as_deref()
+    }
+    pub fn commits(&self) -> &[Commit] {
+        &self.commits
     }
 }
 
@@ -126,7 +171,24 @@ pub(crate) mod tests {
             build_url: Some("https://ci.example/builds/1".into()),
             created_at: Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
             signature: None,
+            commits: vec![Commit {
+                sha: "a1b2c3d".into(),
+                summary: "Round refunds half-even\n\nLong body".into(),
+                author: "Dev Patel".into(),
+            }],
         }
+    }
+
+    #[test]
+    fn keeps_the_first_line_of_commit_messages_and_checks_their_ids() {
+        let a = Artefact::new(draft("1.0.0", 1)).unwrap();
+        assert_eq!(a.commits()[0].summary, "Round refunds half-even");
+        let mut d = draft("1.0.0", 1);
+        d.commits[0].sha = "not-a-sha".into();
+        assert!(matches!(
+            Artefact::new(d),
+            Err(DomainError::InvalidCommit { .. })
+        ));
     }
 
     #[test]

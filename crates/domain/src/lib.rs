@@ -12,7 +12,9 @@ mod service;
 mod slug;
 mod workspace;
 
-pub use artefact::{check_registration, Artefact, ArtefactDraft, Registration};
+pub use artefact::{
+    check_registration, Artefact, ArtefactDraft, Commit, Registration, MAX_COMMITS,
+};
 pub use deployment::{Deployment, DeploymentDraft, Leg, Outcome};
 pub use digest::Digest;
 pub use drift::{drift_between, Drift, PreviousStage, StageVersion};

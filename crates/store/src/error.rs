@@ -42,6 +42,30 @@ pub enum StoreError {
     )]
     WorkspaceNotEmpty,
 
+    #[error(transparent)]
+    Change(#[from] release_desk_changes::ChangeError),
+
+    #[error("unknown change record CHG-{0:04}")]
+    UnknownChange(i64),
+
+    #[error("unknown profile {0}: it may have been removed; choose another profile")]
+    UnknownProfile(i64),
+
+    #[error("a profile with the email {0} already exists: choose it instead of creating another")]
+    DuplicateProfile(String),
+
+    #[error("{reference} changed while you were looking at it (you saw revision {seen}, it is now at {current}): someone else decided on it or edited it. Reload it and try again")]
+    StaleChange {
+        reference: String,
+        seen: u32,
+        current: u32,
+    },
+
+    #[error(
+        "{what} in the database is malformed ({detail}); the file may have been edited by hand"
+    )]
+    Malformed { what: &'static str, detail: String },
+
     #[error("database error: {0}")]
     Database(sqlx::Error),
 }
@@ -60,6 +84,12 @@ impl StoreError {
             Self::UnknownService(_) => "unknown_service",
             Self::UnknownEnvironment(_) => "unknown_environment",
             Self::WorkspaceNotEmpty => "workspace_not_empty",
+            Self::Change(e) => e.code(),
+            Self::UnknownChange(_) => "unknown_change",
+            Self::UnknownProfile(_) => "unknown_profile",
+            Self::DuplicateProfile(_) => "duplicate_profile",
+            Self::StaleChange { .. } => "stale_change",
+            Self::Malformed { .. } => "malformed_data",
             Self::Database(_) => "database_error",
         }
     }

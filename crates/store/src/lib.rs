@@ -2,14 +2,21 @@
 //! the queries behind each screen. Every query here is covered by a test
 //! against a real temporary database file, so schema drift fails a test.
 
+mod audit;
+mod change_queries;
+mod changes;
 mod dashboard;
 mod error;
 mod history;
 mod open;
+mod policies;
+mod profiles;
 mod records;
 mod time;
 mod workspace;
 
+pub use audit::{AuditEntry, AuditVerification};
+pub use change_queries::{ChangeDetail, ChangeSummary, QueueItem, StepOption};
 pub use dashboard::{Dashboard, DashboardCell, DashboardRow, DeployedVersion, LastDeployment};
 pub use error::{Result, StoreError};
 pub use history::{CellHistory, HistoryEntry, HistoryPage};
@@ -47,6 +54,17 @@ impl Store {
         } else {
             StoreError::Database(err)
         }
+    }
+
+    /// Begins a write transaction that takes SQLite's write lock at once
+    /// (`BEGIN IMMEDIATE`): reads inside it see the latest data and no other
+    /// writer can interleave, which keeps the audit chain linear and makes
+    /// revision checks exact.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.fail(e))
     }
 
     /// The pool, for crates that own tables of their own in later migrations.

@@ -15,7 +15,7 @@ pub(crate) async fn insert_artefact(
     service_id: i64,
     a: &Artefact,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO artefacts (service_id, name, version, digest, source_commit, build_url, created_at_ms, signature)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
@@ -28,7 +28,20 @@ pub(crate) async fn insert_artefact(
     .bind(to_ms(a.created_at()))
     .bind(a.signature())
     .fetch_one(&mut **tx)
-    .await
+    .await?;
+    for (position, c) in a.commits().iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO artefact_commits (artefact_id, position, sha, summary, author) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(position as i64)
+        .bind(&c.sha)
+        .bind(&c.summary)
+        .bind(&c.author)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(id)
 }
 
 pub(crate) async fn insert_deployment(
@@ -163,6 +176,7 @@ impl Store {
             build_url: r.get(5),
             created_at: from_ms(r.get(6)),
             signature: r.get(7),
+            commits: Vec::new(),
         })?;
         Ok(Some((r.get(0), artefact)))
     }

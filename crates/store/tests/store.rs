@@ -224,6 +224,7 @@ fn artefact(version: &str, byte: u8) -> Artefact {
         build_url: None,
         created_at: now(),
         signature: None,
+        commits: Vec::new(),
     })
     .unwrap()
 }
