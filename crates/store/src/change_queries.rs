@@ -226,6 +226,8 @@ pub struct ChangeDetail {
     pub approvals: Vec<EnvironmentApproval>,
     pub without_policy: Vec<Slug>,
     pub steps: Vec<StepOption>,
+    /// Every decision ever made on the change, oldest first.
+    pub decisions: Vec<Decision>,
     pub history: Vec<AuditEntry>,
 }
 
@@ -325,6 +327,7 @@ impl Store {
             without_policy: facts.without_policy,
             commits: loaded.commits,
             record: loaded.record,
+            decisions,
             history,
         })
     }
