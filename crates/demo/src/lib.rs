@@ -2,9 +2,11 @@
 //! user can load, and large generated workspaces for benchmarks. The same
 //! inputs always produce the same workspace, so tests can rely on its shape.
 
+mod changes;
 mod demo;
 mod generated;
 mod ids;
 
+pub use changes::{demo_changes, play, ChangeScript, ScriptStep, ScriptedChange};
 pub use demo::demo_workspace;
 pub use generated::generated_workspace;

@@ -5,6 +5,7 @@
 mod audit;
 mod change_queries;
 mod changes;
+mod choices;
 mod dashboard;
 mod error;
 mod history;
@@ -17,6 +18,7 @@ mod workspace;
 
 pub use audit::{AuditEntry, AuditVerification};
 pub use change_queries::{ChangeDetail, ChangeSummary, QueueItem, StepOption};
+pub use choices::{ArtefactChoice, ServiceChoice};
 pub use dashboard::{Dashboard, DashboardCell, DashboardRow, DeployedVersion, LastDeployment};
 pub use error::{Result, StoreError};
 pub use history::{CellHistory, HistoryEntry, HistoryPage};

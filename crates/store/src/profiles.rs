@@ -28,7 +28,7 @@ pub(crate) fn profile_from(r: &sqlx::sqlite::SqliteRow) -> Result<Profile> {
 }
 
 impl Store {
-    /// Creates a profile and makes it the one in use.
+    /// Creates a profile (audited). Choosing it is [`Store::use_profile`].
     pub async fn create_profile(&self, draft: ProfileDraft, now: DateTime<Utc>) -> Result<Profile> {
         let valid = draft.validate()?;
         let roles = serde_json::to_string(&valid.roles).map_err(|e| StoreError::Malformed {
@@ -65,12 +65,6 @@ impl Store {
         )
         .await
         .map_err(|e| self.fail(e))?;
-        sqlx::query("INSERT INTO preferences (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(CURRENT_PROFILE)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.fail(e))?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(Profile {
             id: ProfileId(id),

@@ -545,3 +545,45 @@ mod tampering {
         );
     }
 }
+
+#[tokio::test]
+async fn the_form_offers_each_service_with_its_newest_builds_first() {
+    let (_dir, _file, store) = with_demo().await;
+    let choices = store.artefact_choices().await.unwrap();
+    assert_eq!(choices.len(), 10);
+    let payments = choices
+        .iter()
+        .find(|s| s.key.as_str() == "payments-api")
+        .unwrap();
+    assert_eq!(
+        payments.artefacts[0].version,
+        versions(&store, "payments-api").await[0]
+    );
+    assert!(payments
+        .artefacts
+        .windows(2)
+        .all(|w| w[0].created_at >= w[1].created_at));
+    assert!(payments.artefacts.iter().all(|a| a.commits >= 1));
+    assert!(choices.iter().all(|s| s.artefacts.len() <= 25));
+}
+
+#[tokio::test]
+async fn creating_a_profile_does_not_choose_it_and_emails_are_unique() {
+    let (_dir, _file, store) = with_demo().await;
+    let p = people(&store).await;
+    assert_eq!(store.current_profile().await.unwrap(), None);
+    store.use_profile(p.sam.id).await.unwrap();
+    assert_eq!(store.current_profile().await.unwrap().unwrap().name, "Sam");
+    let err = store
+        .create_profile(
+            ProfileDraft {
+                name: "Sam again".into(),
+                email: "SAM@acme-health.example".into(),
+                roles: vec![],
+            },
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "duplicate_profile");
+}
