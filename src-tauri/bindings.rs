@@ -5,7 +5,7 @@
 use tauri::Runtime;
 use tauri_specta::collect_commands;
 
-use crate::commands::{dashboard, settings, workspace};
+use crate::commands::{approvals, changes, dashboard, profiles, settings, workspace};
 
 /// Where the generated bindings live, relative to the repository root.
 pub const BINDINGS_PATH: &str = "ui/src/lib/ipc/bindings.ts";
@@ -28,6 +28,22 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             settings::remove_credential,
             settings::preferences,
             settings::set_theme,
+            profiles::session,
+            profiles::create_profile,
+            profiles::use_profile,
+            changes::changes,
+            changes::change,
+            changes::change_form_options,
+            changes::raise_change,
+            changes::edit_change,
+            changes::move_change,
+            changes::override_risk,
+            changes::export_evidence,
+            changes::verify_audit,
+            changes::recent_audit,
+            approvals::approval_queue,
+            approvals::decide,
+            approvals::approve_many,
         ])
 }
 

@@ -36,6 +36,18 @@ impl From<CredentialError> for AppError {
     }
 }
 
+impl From<release_desk_changes::ChangeError> for AppError {
+    fn from(e: release_desk_changes::ChangeError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<release_desk_evidence::EvidenceError> for AppError {
+    fn from(e: release_desk_evidence::EvidenceError) -> Self {
+        Self::new("evidence_write_failed", e.to_string())
+    }
+}
+
 impl From<DomainError> for AppError {
     fn from(e: DomainError) -> Self {
         Self::new("invalid_input", e.to_string())

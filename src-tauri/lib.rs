@@ -59,17 +59,13 @@ pub fn run() {
                     tracing::warn!(code = %error.code, message = %error.message, "could not load the demo workspace");
                 }
             }
-            let workspace_name = tauri::async_runtime::block_on(async {
-                match state.store().await {
-                    Ok(store) => store.workspace().await.ok().flatten().map(|w| w.name),
-                    Err(_) => None,
-                }
-            });
             if let Some(main) = app.get_webview_window("main") {
-                window::set_title(&main, workspace_name.as_deref());
                 window::tune_webview(&main);
-                state.on_workspace_changed(Box::new(move |name| window::set_title(&main, name)));
+                state.on_workspace_changed(Box::new(move |name, pending| {
+                    window::set_title(&main, name, pending)
+                }));
             }
+            tauri::async_runtime::block_on(state.refresh_title());
             app.manage(state);
             Ok(())
         })

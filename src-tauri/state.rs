@@ -43,9 +43,10 @@ pub(crate) enum Database {
     Unusable(DatabaseProblem),
 }
 
-/// Called with the workspace name when it changes (the shell sets the window
+/// Called with the workspace name and the number of approvals awaiting the
+/// current profile whenever either may have changed (the shell sets the window
 /// title); kept as a hook so commands stay independent of the Tauri runtime.
-pub type WorkspaceHook = Box<dyn Fn(Option<&str>) + Send + Sync>;
+pub type WorkspaceHook = Box<dyn Fn(Option<&str>, usize) + Send + Sync>;
 
 pub struct AppState {
     pub paths: AppPaths,
@@ -75,10 +76,40 @@ impl AppState {
         }
     }
 
-    pub(crate) fn workspace_changed(&self, name: Option<&str>) {
-        if let Some(hook) = self.on_workspace_changed.get() {
-            hook(name);
+    /// Recomputes what the window title shows and hands it to the hook.
+    pub(crate) async fn refresh_title(&self) {
+        let Some(hook) = self.on_workspace_changed.get() else {
+            return;
+        };
+        let Ok(store) = self.store().await else {
+            hook(None, 0);
+            return;
+        };
+        let name = store.workspace().await.ok().flatten().map(|w| w.name);
+        let pending = self.pending_for_current(&store).await;
+        hook(name.as_deref(), pending);
+    }
+
+    async fn pending_for_current(&self, store: &Store) -> usize {
+        match store.current_profile().await {
+            Ok(Some(profile)) => store
+                .approval_queue(&profile, chrono::Utc::now())
+                .await
+                .map_or(0, |q| q.len()),
+            _ => 0,
         }
+    }
+
+    /// The profile every decision is recorded against; an error the UI turns
+    /// into "choose who you are" when none is chosen.
+    pub async fn current_profile(&self) -> Result<release_desk_changes::Profile> {
+        let store = self.store().await?;
+        store.current_profile().await?.ok_or_else(|| {
+            AppError::new(
+                "no_profile",
+                "choose or create your profile first: every decision records who made it",
+            )
+        })
     }
 
     /// The open store, or the error the UI turns into its recovery screen.
@@ -138,13 +169,11 @@ impl AppState {
             return Ok(None);
         }
         let now = chrono::Utc::now();
-        store
-            .load_workspace(&release_desk_demo::demo_workspace(now), now)
-            .await?;
+        let seed = release_desk_demo::demo_workspace(now);
+        store.load_workspace(&seed, now).await?;
+        release_desk_demo::play(&store, &release_desk_demo::demo_changes(&seed, now), now).await?;
         let info = store.workspace().await?;
-        if let Some(info) = &info {
-            self.workspace_changed(Some(&info.name));
-        }
+        self.refresh_title().await;
         Ok(info)
     }
 

@@ -2,12 +2,20 @@
 
 use tauri::{Runtime, WebviewWindow};
 
-/// "Release Desk — <workspace>", so the workspace shows in the task switcher.
-pub(crate) fn set_title<R: Runtime>(window: &WebviewWindow<R>, workspace: Option<&str>) {
-    let title = match workspace {
+/// "Release Desk — <workspace> (3 awaiting you)", so the workspace and the
+/// pending approvals show in the task switcher.
+pub(crate) fn set_title<R: Runtime>(
+    window: &WebviewWindow<R>,
+    workspace: Option<&str>,
+    pending: usize,
+) {
+    let mut title = match workspace {
         Some(name) => format!("Release Desk — {name}"),
         None => "Release Desk".to_owned(),
     };
+    if pending > 0 {
+        title.push_str(&format!(" ({pending} awaiting you)"));
+    }
     if let Err(error) = window.set_title(&title) {
         tracing::warn!(%error, "could not set the window title");
     }

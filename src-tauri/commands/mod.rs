@@ -1,7 +1,10 @@
 //! The IPC commands. Each body is a few lines that call into a crate; the
 //! types they take and return are exported to TypeScript by tauri-specta.
 
+pub mod approvals;
+pub mod changes;
 pub mod dashboard;
+pub mod profiles;
 pub mod settings;
 pub mod workspace;
 

@@ -147,17 +147,36 @@ pub fn seal(head: Option<(i64, ChainHash)>, draft: EntryDraft) -> SealedEntry {
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum ChainBreak {
     #[error("audit entry {seq} was edited: its contents no longer match its hash")]
-    Edited { seq: i64 },
+    Edited {
+        #[specta(type = u32)]
+        seq: i64,
+    },
     #[error("audit entry {seq} does not follow the entry before it: an earlier entry was edited, removed or moved")]
-    BrokenLink { seq: i64 },
+    BrokenLink {
+        #[specta(type = u32)]
+        seq: i64,
+    },
     #[error("audit entry {expected} is missing (the next entry is {found}): entries were deleted or reordered")]
-    Missing { expected: i64, found: i64 },
+    Missing {
+        #[specta(type = u32)]
+        expected: i64,
+        #[specta(type = u32)]
+        found: i64,
+    },
     #[error("the audit log ends at entry {last} but the recorded head is entry {head}: the newest entries were removed")]
-    Truncated { last: i64, head: i64 },
+    Truncated {
+        #[specta(type = u32)]
+        last: i64,
+        #[specta(type = u32)]
+        head: i64,
+    },
     #[error(
         "the audit log's recorded head does not match its last entry {seq}: the log was rewritten"
     )]
-    HeadMismatch { seq: i64 },
+    HeadMismatch {
+        #[specta(type = u32)]
+        seq: i64,
+    },
 }
 
 impl ChainBreak {

@@ -38,6 +38,7 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Decision {
+    #[specta(type = u32)]
     pub id: i64,
     pub by: ProfileId,
     pub by_name: String,
@@ -75,7 +76,11 @@ pub struct WeighedDecision {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase", tag = "status")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "status"
+)]
 pub enum RequestStatus {
     NotRequested,
     Open {

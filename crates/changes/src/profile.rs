@@ -14,7 +14,7 @@ use crate::{ChangeError, Result};
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Type,
 )]
 #[serde(transparent)]
-pub struct ProfileId(pub i64);
+pub struct ProfileId(#[specta(type = u32)] pub i64);
 
 impl fmt::Display for ProfileId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

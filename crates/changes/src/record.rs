@@ -15,7 +15,7 @@ use crate::{ChangeError, ProfileId, Result};
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Type,
 )]
 #[serde(transparent)]
-pub struct ChangeId(pub i64);
+pub struct ChangeId(#[specta(type = u32)] pub i64);
 
 impl fmt::Display for ChangeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -79,7 +79,7 @@ pub struct RiskAssessment {
     /// The override if there is one, else the computed level.
     pub level: RiskLevel,
     pub flags: Vec<RiskFlag>,
-    pub override_: Option<RiskOverride>,
+    pub overridden: Option<RiskOverride>,
 }
 
 /// Business hours the out-of-hours flag is judged against: Monday to Friday,
@@ -163,7 +163,7 @@ pub fn assess(inputs: &RiskInputs, override_: Option<RiskOverride>) -> RiskAsses
         computed,
         level: override_.as_ref().map_or(computed, |o| o.level),
         flags,
-        override_,
+        overridden: override_,
     }
 }
 

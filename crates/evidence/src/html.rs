@@ -86,7 +86,7 @@ pub(crate) fn render(pack: &EvidencePack) -> Markup {
                 div.card {
                     @if c.risk.flags.is_empty() { p { "No risk flags." } }
                     ul { @for f in &c.risk.flags { li { (f.reason) } } }
-                    @if let Some(o) = &c.risk.override_ {
+                    @if let Some(o) = &c.risk.overridden {
                         p { "Overridden from " strong { (c.risk.computed.as_str()) } " to " strong { (o.level.as_str()) }
                             " by " (o.by) " on " (when(o.at)) ": " (o.reason) }
                     }

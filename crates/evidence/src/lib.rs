@@ -28,6 +28,7 @@ pub type Result<T, E = EvidenceError> = std::result::Result<T, E>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainLink {
+    #[specta(type = u32)]
     pub seq: i64,
     pub prev_hash: String,
     pub hash: String,

@@ -18,6 +18,7 @@ use crate::Store;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
+    #[specta(type = u32)]
     pub seq: i64,
     pub at: DateTime<Utc>,
     pub actor: String,
@@ -36,8 +37,10 @@ pub struct AuditVerification {
     pub intact: bool,
     /// Entries checked before the first break (all of them when intact).
     pub entries: u32,
+    #[specta(type = u32)]
     pub head_seq: i64,
     pub head_hash: Option<String>,
+    #[specta(type = Option<u32>)]
     pub first_bad: Option<i64>,
     pub problem: Option<ChainBreak>,
     pub message: String,

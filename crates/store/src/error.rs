@@ -42,8 +42,10 @@ pub enum StoreError {
     )]
     WorkspaceNotEmpty,
 
+    /// Boxed: the change rules' errors are large and rare, and every store
+    /// result would otherwise carry their size.
     #[error(transparent)]
-    Change(#[from] release_desk_changes::ChangeError),
+    Change(Box<release_desk_changes::ChangeError>),
 
     #[error("unknown change record CHG-{0:04}")]
     UnknownChange(i64),
@@ -98,6 +100,12 @@ impl StoreError {
     /// to move it aside rather than retry.
     pub fn is_unusable_file(&self) -> bool {
         matches!(self, Self::Corrupt { .. } | Self::NewerSchema { .. })
+    }
+}
+
+impl From<release_desk_changes::ChangeError> for StoreError {
+    fn from(err: release_desk_changes::ChangeError) -> Self {
+        Self::Change(Box::new(err))
     }
 }
 

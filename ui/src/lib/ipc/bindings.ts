@@ -26,6 +26,31 @@ export const commands = {
 	removeCredential: (provider: Provider) => typedError<CredentialStatus[], AppError>(__TAURI_INVOKE("remove_credential", { provider })),
 	preferences: () => typedError<Preferences, AppError>(__TAURI_INVOKE("preferences")),
 	setTheme: (theme: ThemePreference) => typedError<Preferences, AppError>(__TAURI_INVOKE("set_theme", { theme })),
+	session: () => typedError<Session, AppError>(__TAURI_INVOKE("session")),
+	/**  Creates a profile and switches to it. */
+	createProfile: (draft: ProfileDraft) => typedError<Profile, AppError>(__TAURI_INVOKE("create_profile", { draft })),
+	useProfile: (id: ProfileId) => typedError<Profile, AppError>(__TAURI_INVOKE("use_profile", { id })),
+	changes: () => typedError<ChangeSummary[], AppError>(__TAURI_INVOKE("changes")),
+	change: (id: ChangeId) => typedError<ChangeDetail, AppError>(__TAURI_INVOKE("change", { id })),
+	changeFormOptions: () => typedError<ChangeFormOptions, AppError>(__TAURI_INVOKE("change_form_options")),
+	raiseChange: (draft: ChangeDraft) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("raise_change", { draft })),
+	editChange: (id: ChangeId, revision: number, draft: ChangeDraft) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("edit_change", { id, revision, draft })),
+	moveChange: (id: ChangeId, revision: number, transition: Transition) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("move_change", { id, revision, transition })),
+	overrideRisk: (id: ChangeId, revision: number, level: RiskLevel, reason: string) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("override_risk", { id, revision, level, reason })),
+	/**
+	 *  Writes the change's evidence pack (JSON and HTML) into the data folder's
+	 *  `evidence/` and says where.
+	 */
+	exportEvidence: (id: ChangeId) => typedError<ExportedPack, AppError>(__TAURI_INVOKE("export_evidence", { id })),
+	verifyAudit: () => typedError<AuditVerification, AppError>(__TAURI_INVOKE("verify_audit")),
+	recentAudit: (limit: number) => typedError<AuditEntry[], AppError>(__TAURI_INVOKE("recent_audit", { limit })),
+	approvalQueue: () => typedError<QueueItem[], AppError>(__TAURI_INVOKE("approval_queue")),
+	decide: (id: ChangeId, revision: number, verdict: Verdict, comment: string) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("decide", { id, revision, verdict, comment })),
+	/**
+	 *  Approves each selected change with one comment. Each is its own audited
+	 *  decision: one refusal (a change that moved on, a rule) does not stop the rest.
+	 */
+	approveMany: (changes: SeenChange[], comment: string) => typedError<BatchResult, AppError>(__TAURI_INVOKE("approve_many", { changes, comment })),
 };
 
 /* Types */
@@ -45,6 +70,58 @@ export type AppStatus = {
 	workspace: WorkspaceInfo | null,
 };
 
+export type ArtefactChoice = {
+	version: string,
+	digest: Digest,
+	createdAt: string,
+	commits: number,
+};
+
+/**
+ *  The artefact a change ships, named by service and version in a draft and
+ *  bound to its digest once recorded.
+ */
+export type ArtefactRef = {
+	service: Slug,
+	version: string,
+};
+
+/**  An audit entry as the UI and evidence packs show it. */
+export type AuditEntry = {
+	seq: number,
+	at: string,
+	actor: string,
+	action: string,
+	subject: string,
+	/**  JSON text as stored (and hashed). */
+	detail: string,
+	prevHash: string,
+	hash: string,
+};
+
+/**  The result of checking the whole chain. */
+export type AuditVerification = {
+	intact: boolean,
+	/**  Entries checked before the first break (all of them when intact). */
+	entries: number,
+	headSeq: number,
+	headHash: string | null,
+	firstBad: number | null,
+	problem: ChainBreak | null,
+	message: string,
+};
+
+export type BatchResult = {
+	approved: ChangeRecord[],
+	refused: Refused[],
+};
+
+export type BoundArtefact = {
+	service: Slug,
+	version: string,
+	digest: Digest,
+};
+
 export type CellHistory = {
 	service: Slug,
 	environment: Slug,
@@ -52,6 +129,134 @@ export type CellHistory = {
 	entries: HistoryEntry[],
 	/**  Whether another page follows this one. */
 	more: boolean,
+};
+
+/**  Where and how a chain is broken. `seq` is the first entry that fails. */
+export type ChainBreak = { kind: "edited"; seq: number } | { kind: "brokenLink"; seq: number } | { kind: "missing"; expected: number; found: number } | { kind: "truncated"; last: number; head: number } | { kind: "headMismatch"; seq: number };
+
+/**  Everything the change screen shows. */
+export type ChangeDetail = {
+	record: ChangeRecord,
+	risk: RiskAssessment,
+	commits: Commit[],
+	approvals: EnvironmentApproval[],
+	withoutPolicy: Slug[],
+	steps: StepOption[],
+	/**  Every decision ever made on the change, oldest first. */
+	decisions: Decision[],
+	history: AuditEntry[],
+};
+
+/**  What a person fills in to raise or edit a change. */
+export type ChangeDraft = {
+	kind: ChangeType,
+	/**  For standard changes: the template it was created from. */
+	template: string | null,
+	title: string,
+	description: string,
+	services: Slug[],
+	environments: Slug[],
+	artefact: ArtefactRef,
+	plannedStart: string,
+	plannedEnd: string,
+	implementationPlan: string,
+	backoutPlan: string,
+	testPlan: string,
+	assignee: ProfileId | null,
+	links: Link[],
+	rollbackPossible: boolean,
+	noRollbackJustification: string | null,
+	schemaMigration: boolean,
+	filesChanged: number | null,
+};
+
+/**  What the change form offers. */
+export type ChangeFormOptions = {
+	services: ServiceChoice[],
+	environments: Environment[],
+	profiles: Profile[],
+	templates: StandardTemplate[],
+};
+
+export type ChangeId = number;
+
+/**  A stored change record. */
+export type ChangeRecord = {
+	id: ChangeId,
+	/**  `CHG-0001`. */
+	reference: string,
+	kind: ChangeType,
+	state: ChangeState,
+	template: string | null,
+	title: string,
+	description: string,
+	services: Slug[],
+	environments: Slug[],
+	artefact: BoundArtefact,
+	plannedStart: string,
+	plannedEnd: string,
+	implementationPlan: string,
+	backoutPlan: string,
+	testPlan: string,
+	requester: ProfileId,
+	requesterName: string,
+	assignee: ProfileId | null,
+	assigneeName: string | null,
+	links: Link[],
+	rollbackPossible: boolean,
+	noRollbackJustification: string | null,
+	schemaMigration: boolean,
+	filesChanged: number | null,
+	riskOverride: RiskOverride | null,
+	/**  When approval was last requested (entering Authorise); expiry counts from here. */
+	approvalRequestedAt: string | null,
+	outcome: CloseOutcome | null,
+	closingNote: string | null,
+	createdAt: string,
+	updatedAt: string,
+	/**
+	 *  Bumped by every write; a write naming an older revision is refused, so
+	 *  two people deciding at once cannot overwrite each other.
+	 */
+	revision: number,
+};
+
+export type ChangeState = "new" | "assess" | "authorise" | "scheduled" | "implement" | "review" | "closed" | "cancelled";
+
+export type ChangeSummary = {
+	id: ChangeId,
+	reference: string,
+	kind: ChangeType,
+	state: ChangeState,
+	title: string,
+	service: Slug,
+	version: string,
+	environments: Slug[],
+	plannedStart: string,
+	plannedEnd: string,
+	requesterName: string,
+	risk: RiskLevel,
+	updatedAt: string,
+};
+
+export type ChangeType = 
+/**  Pre-approved and routine, created from a template: no approval step. */
+"standard" | 
+/**  Assessed and authorised under the environment's policy. */
+"normal" | 
+/**
+ *  Expedited: the policy names the stages it may skip and the approvals
+ *  that may happen after the fact.
+ */
+"emergency";
+
+export type CloseOutcome = "successful" | "successfulWithIssues" | "failed" | "rolledBack";
+
+/**  A commit listed on an artefact: what a person deciding reads to know what ships. */
+export type Commit = {
+	sha: string,
+	summary: string,
+	author: string,
 };
 
 /**  What the UI may know about a credential: whether it is set. Never its value. */
@@ -95,6 +300,18 @@ export type DatabaseProblem = {
 	canMoveAside: boolean,
 };
 
+/**  A recorded decision, with the roles the person held and the digest they saw. */
+export type Decision = {
+	id: number,
+	by: ProfileId,
+	byName: string,
+	roles: Slug[],
+	verdict: Verdict,
+	comment: string,
+	at: string,
+	digest: Digest,
+};
+
 export type DeployedVersion = {
 	version: string,
 	digest: Digest,
@@ -103,6 +320,19 @@ export type DeployedVersion = {
 
 /**  A sha256 digest, held as 64 lowercase hex characters and shown as `sha256:…`. */
 export type Digest = string;
+
+/**  Why a decision does not count. */
+export type Discount = 
+/**  The requester or the deployer decided on their own change. */
+{ reason: "selfApproval" } | 
+/**  Given for another artefact; the change now ships a different digest. */
+{ reason: "digestChanged"; was: Digest } | 
+/**  Older than the policy's validity period. */
+{ reason: "expired"; at: string } | 
+/**  A later decision by the same person replaces it. */
+{ reason: "superseded" } | 
+/**  The person holds none of the roles the policy asks for. */
+{ reason: "notEligible" };
 
 export type Drift = 
 /**  The first stage: nothing to compare with. */
@@ -126,6 +356,28 @@ export type Environment = {
 	name: string,
 	/**  Production-like stages carry more risk and stricter gates. */
 	production: boolean,
+};
+
+/**  Where one target environment stands under its policy. */
+export type EnvironmentApproval = {
+	environment: Slug,
+	required: number,
+	approved: number,
+	/**  Labels of the rules still short, one per missing approval. */
+	missing: string[],
+	/**  Latest valid rejections; any one blocks authorisation. */
+	rejectedBy: string[],
+	request: RequestStatus,
+	afterTheFact: boolean,
+	satisfied: boolean,
+	decisions: WeighedDecision[],
+};
+
+/**  Where an exported pack was written. */
+export type ExportedPack = {
+	json: string,
+	html: string,
+	chainIntact: boolean,
 };
 
 export type HistoryEntry = {
@@ -167,6 +419,13 @@ export type LastDeployment = {
 /**  The side of a blue-green pair a deployment went to. */
 export type Leg = "blue" | "green";
 
+export type Link = {
+	kind: LinkKind,
+	value: string,
+};
+
+export type LinkKind = "deployment" | "commit" | "ticket" | "url";
+
 export type MovedAside = {
 	movedTo: string,
 };
@@ -178,8 +437,83 @@ export type Preferences = {
 	theme: ThemePreference,
 };
 
+/**  A validated local profile. */
+export type Profile = {
+	id: ProfileId,
+	name: string,
+	email: string,
+	roles: Slug[],
+};
+
+/**  What a person types on first run. */
+export type ProfileDraft = {
+	name: string,
+	email: string,
+	roles: Slug[],
+};
+
+/**  A profile's id in the store. */
+export type ProfileId = number;
+
 /**  The systems Release Desk can hold a credential for. */
 export type Provider = "github" | "azure_devops" | "kubernetes" | "azure_app_service" | "aws_ssm" | "service_now";
+
+/**  An item of the approval queue: all a person needs to decide without leaving it. */
+export type QueueItem = {
+	record: ChangeRecord,
+	risk: RiskAssessment,
+	commits: Commit[],
+	approvals: EnvironmentApproval[],
+};
+
+export type Refused = {
+	id: ChangeId,
+	code: string,
+	message: string,
+};
+
+export type RequestStatus = { status: "notRequested" } | { status: "open"; expiresAt: string | null } | 
+/**  Expired without enough approvals: not a rejection by a person. */
+{ status: "expired"; at: string } | { status: "escalated"; at: string; to: Slug };
+
+export type RiskAssessment = {
+	computed: RiskLevel,
+	/**  The override if there is one, else the computed level. */
+	level: RiskLevel,
+	flags: RiskFlag[],
+	overridden: RiskOverride | null,
+};
+
+/**  One reason the change is riskier than a routine one. */
+export type RiskFlag = {
+	/**
+	 *  Stable code for the UI: `no_rollback`, `schema_with_code`, `large_change`,
+	 *  `production`, `out_of_hours`, `emergency`.
+	 */
+	code: string,
+	weight: number,
+	reason: string,
+};
+
+export type RiskLevel = "low" | "medium" | "high";
+
+export type RiskOverride = {
+	level: RiskLevel,
+	reason: string,
+	by: string,
+	at: string,
+};
+
+export type RoleInfo = {
+	key: string,
+	description: string,
+};
+
+/**  A change as the person saw it when selecting it for a batch. */
+export type SeenChange = {
+	id: ChangeId,
+	revision: number,
+};
 
 export type Service = {
 	key: Slug,
@@ -188,10 +522,75 @@ export type Service = {
 	repository: string | null,
 };
 
+export type ServiceChoice = {
+	key: Slug,
+	name: string,
+	artefacts: ArtefactChoice[],
+};
+
+/**
+ *  What the navigation shows: who you are, who else is here, and how many
+ *  approvals await you.
+ */
+export type Session = {
+	current: Profile | null,
+	profiles: Profile[],
+	knownRoles: RoleInfo[],
+	pending: number,
+};
+
 /**  A stable key such as `payments-api` or `preprod`. */
 export type Slug = string;
 
+export type StandardTemplate = {
+	key: string,
+	title: string,
+	description: string,
+	implementationPlan: string,
+	backoutPlan: string,
+	testPlan: string,
+};
+
+/**  One step the UI may offer on a change, with why it is refused if it is. */
+export type StepOption = {
+	action: string,
+	allowed: boolean,
+	reason: string | null,
+};
+
 export type ThemePreference = "system" | "light" | "dark";
+
+export type Transition = 
+/**  New → Assess. */
+{ action: "submit" } | 
+/**  Assess → Authorise: ask the approvers. */
+{ action: "requestApproval" } | 
+/**
+ *  Authorise → Scheduled (normally automatic once approvals are complete;
+ *  by hand for emergency approval after the fact), or New → Scheduled for a
+ *  standard change.
+ */
+{ action: "schedule" } | 
+/**  Authorise or Scheduled → Assess: withdraw to rework the change. */
+{ action: "rework" } | 
+/**  Scheduled → Implement. */
+{ action: "start" } | 
+/**  Implement → Review. */
+{ action: "complete" } | 
+/**  Review → Closed with its outcome. */
+{ action: "close"; outcome: CloseOutcome; note: string } | 
+/**  Any open state → Cancelled. */
+{ action: "cancel"; reason: string };
+
+export type Verdict = "approve" | "reject";
+
+export type WeighedDecision = {
+	decision: Decision,
+	/**  `None` when it counts. */
+	discount: Discount | null,
+	/**  The rule an approval was counted towards. */
+	countedFor: string | null,
+};
 
 /**  What the app shows about the open workspace. */
 export type WorkspaceInfo = {
