@@ -14,6 +14,16 @@ pub enum BenchError {
         source: StoreError,
     },
 
+    #[error("SQL failed while {during}: {source}")]
+    Sql {
+        during: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error("audit-log verification gave a wrong answer: {0}")]
+    AuditResult(String),
+
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
 
@@ -73,6 +83,11 @@ impl BenchError {
     pub fn store(during: impl Into<String>) -> impl FnOnce(StoreError) -> BenchError {
         let during = during.into();
         move |source| BenchError::Store { during, source }
+    }
+
+    pub fn sql(during: impl Into<String>) -> impl FnOnce(sqlx::Error) -> BenchError {
+        let during = during.into();
+        move |source| BenchError::Sql { during, source }
     }
 }
 

@@ -7,14 +7,19 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::app::{AppMeasure, READY_LINE, SETTLE, TERM_GRACE};
+use crate::audit_log::{AuditMeasure, ENTRIES_PER_TRANSACTION, VERIFY_RUNS, VERIFY_WARMUP};
 use crate::machine::Machine;
 use crate::queries::{
     QueryLatency, DASHBOARD_ITERATIONS, DASHBOARD_WARMUP, HISTORY_ITERATIONS, HISTORY_WARMUP,
 };
+use crate::workspaces::thousands;
 
 pub const COLD_START_TARGET_MS: f64 = 500.0;
 pub const PSS_TARGET_MIB: f64 = 200.0;
 pub const QUERY_P99_TARGET_MS: f64 = 10.0;
+/// Verifying a chain of this many entries takes under this many seconds.
+pub const AUDIT_TARGET_ENTRIES: u32 = 1_000_000;
+pub const AUDIT_TARGET_S: f64 = 2.0;
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Whether and how the app was measured, decided before anything runs.
@@ -53,6 +58,8 @@ pub struct Report {
     pub app_plan: AppPlan,
     pub queries_skipped: bool,
     pub workspaces: Vec<WorkspaceResult>,
+    /// `None` when `--skip-audit` was given.
+    pub audit: Option<AuditMeasure>,
 }
 
 fn status(met: bool) -> &'static str {
@@ -115,6 +122,7 @@ pub fn render_tables(report: &Report) -> String {
     let mut out = String::new();
     workspaces_table(&mut out, report);
     queries_table(&mut out, report);
+    audit_tables(&mut out, report.audit.as_ref());
     app_tables(&mut out, report);
     out
 }
@@ -165,6 +173,74 @@ fn queries_table(out: &mut String, report: &Report) {
         }
     }
     out.push('\n');
+}
+
+/// The target is stated for one chain length; another length is measured and
+/// shown but not judged against it.
+pub fn audit_status(entries: u32, median_s: f64) -> &'static str {
+    if entries == AUDIT_TARGET_ENTRIES {
+        status(median_s < AUDIT_TARGET_S)
+    } else {
+        "not judged: the target is for 1,000,000 entries"
+    }
+}
+
+fn audit_tables(out: &mut String, audit: Option<&AuditMeasure>) {
+    let _ = writeln!(
+        out,
+        "## Audit log verification
+"
+    );
+    let Some(a) = audit else {
+        let _ = writeln!(
+            out,
+            "Not measured: `--skip-audit` was given.
+"
+        );
+        return;
+    };
+    let (Some(median), Some(max), Some(rate)) = (a.median_s(), a.max_s(), a.entries_per_s()) else {
+        let _ = writeln!(
+            out,
+            "Not measured: no timed runs were taken.
+"
+        );
+        return;
+    };
+    let every: Vec<String> = a
+        .runs
+        .iter()
+        .map(|r| format!("{:.3}", r.as_secs_f64()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "| Entries | Database | Fill | Runs | Verify median (s) | max (s) | Entries/s at the median | Every run (s) | Target | Status |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"
+    );
+    let _ = writeln!(
+        out,
+        "| {} | {:.1} MiB | {:.2} s | {} | {median:.3} | {max:.3} | {} | {} | < {AUDIT_TARGET_S:.0} s for {} entries | {} |\n",
+        thousands(u64::from(a.entries)),
+        mib(a.database_bytes),
+        a.fill.as_secs_f64(),
+        a.runs.len(),
+        thousands(rate.round() as u64),
+        every.join(", "),
+        thousands(u64::from(AUDIT_TARGET_ENTRIES)),
+        audit_status(a.entries, median)
+    );
+    let t = &a.tamper;
+    let _ = writeln!(
+        out,
+        "| Tampered entry | Reported first bad entry | Intact entries before it | Time to detection (s) |\n| ---: | ---: | ---: | ---: |"
+    );
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {:.3} |\n",
+        thousands(t.seq.unsigned_abs()),
+        thousands(t.seq.unsigned_abs()),
+        thousands(u64::from(t.entries_checked)),
+        t.time.as_secs_f64()
+    );
 }
 
 fn app_tables(out: &mut String, report: &Report) {
@@ -308,6 +384,20 @@ so every run visits the same cells. Each sample is wall-clock time from the call
 including decoding rows into domain types. Samples are sorted and percentiles are nearest-rank: pN is \
 the sample at 1-based rank ⌈N × n / 100⌉ (for 300 samples, p99 is the 297th), so every figure is a \
 time that was actually measured.
+- **Audit log verification.** A new database (the app's schema and settings, in a temporary \
+folder) is filled with a chain of the stated number of entries: change records going through \
+their whole life (raised, risk assessed, two approvals, scheduled, implemented, closed), with the \
+actions, `change:<id>` subjects and JSON details (about 120 bytes on average) the store writes. \
+Each entry is sealed with `release_desk_audit::seal` and inserted through the real triggers \
+(which check every entry's order and move the recorded head), {per_tx} entries per transaction; \
+\"Fill\" is that whole time. The store is closed and opened again, then `Store::verify_audit()` \
+(what the app's `verify_audit` command and every evidence-pack export call: it streams every \
+row in order and recomputes each SHA-256 link) runs {audit_warmup} time untimed, which also brings the file into the \
+operating system's cache, then {audit_runs} times timed, each from the call to its result. The \
+median is nearest-rank. A run that does not report the chain intact with every entry fails the \
+benchmark. Then the trigger that forbids edits is dropped, the `actor` of the middle entry is \
+changed, and one more verification must report the chain broken at exactly that entry; its time \
+is shown as the time to detection (it stops at the first bad entry, so it reads about half the log).
 - **Cold start.** The app binary is started with `RELEASE_DESK_BENCH=1`, `RELEASE_DESK_DATA_DIR` set to \
 the prepared data folder and `RELEASE_DESK_LOG_DIR` beside it, under Xvfb. Cold start is the time from \
 just before spawning the process to reading the line `{READY_LINE} … ms` on its stdout, which the app \
@@ -327,10 +417,72 @@ with the median total; its processes are listed.
 - **Stopping.** After measuring, every process in the tree gets SIGTERM, whatever is left {grace} s \
 later gets SIGKILL, and the app is reaped before the next run.
 - **Status.** \"met\" means the figure is below its target on this machine: queries p99 < \
-{QUERY_P99_TARGET_MS:.0} ms, cold start median < {COLD_START_TARGET_MS:.0} ms, PSS median < \
-{PSS_TARGET_MIB:.0} MiB.
+{QUERY_P99_TARGET_MS:.0} ms, audit verification median < {AUDIT_TARGET_S:.0} s for {audit_target} \
+entries, cold start median < {COLD_START_TARGET_MS:.0} ms, PSS median < {PSS_TARGET_MIB:.0} MiB.
 ",
         settle = SETTLE.as_secs(),
         grace = TERM_GRACE.as_secs(),
+        per_tx = thousands(u64::from(ENTRIES_PER_TRANSACTION)),
+        audit_warmup = VERIFY_WARMUP,
+        audit_runs = VERIFY_RUNS,
+        audit_target = thousands(u64::from(AUDIT_TARGET_ENTRIES)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit_log::TamperDetection;
+
+    fn audit(entries: u32, runs_ms: &[u64]) -> AuditMeasure {
+        AuditMeasure {
+            entries,
+            fill: Duration::from_millis(21_500),
+            database_bytes: 300 * 1024 * 1024,
+            runs: runs_ms.iter().copied().map(Duration::from_millis).collect(),
+            tamper: TamperDetection {
+                seq: 500_001,
+                entries_checked: 500_000,
+                time: Duration::from_millis(612),
+            },
+        }
+    }
+
+    #[test]
+    fn audit_status_judges_only_the_stated_length() {
+        assert_eq!(audit_status(1_000_000, 1.999), "met");
+        assert_eq!(audit_status(1_000_000, 2.0), "**not met**");
+        assert!(audit_status(10_000, 0.1).starts_with("not judged"));
+    }
+
+    #[test]
+    fn audit_tables_show_the_figures_and_the_status() {
+        let mut out = String::new();
+        audit_tables(
+            &mut out,
+            Some(&audit(1_000_000, &[1_300, 1_250, 1_400, 1_200, 1_280])),
+        );
+        assert!(out.starts_with("## Audit log verification\n"), "{out}");
+        assert!(
+            out.contains(
+                "| 1,000,000 | 300.0 MiB | 21.50 s | 5 | 1.280 | 1.400 | 781,250 | 1.300, 1.250, 1.400, 1.200, 1.280 | < 2 s for 1,000,000 entries | met |"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("| 500,001 | 500,001 | 500,000 | 0.612 |"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn audit_tables_say_when_the_part_was_skipped_or_too_slow() {
+        let mut skipped = String::new();
+        audit_tables(&mut skipped, None);
+        assert!(skipped.contains("Not measured: `--skip-audit` was given."));
+
+        let mut slow = String::new();
+        audit_tables(&mut slow, Some(&audit(1_000_000, &[2_500])));
+        assert!(slow.contains("| **not met** |"), "{slow}");
+    }
 }
