@@ -187,6 +187,55 @@ impl App {
         }
     }
 
+    /// Clicks the first element matching `css` whose text contains `text`,
+    /// waiting for it to appear.
+    pub async fn click_text(&self, css: &str, text: &str) {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            for e in self.all(css).await {
+                if e.text().await.unwrap_or_default().contains(text) {
+                    e.click()
+                        .await
+                        .unwrap_or_else(|err| panic!("click {css} '{text}': {err}"));
+                    return;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {css} containing '{text}' appeared"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Types into the element matching `css`.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.wait_for(css)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    /// Waits until the text of `css` contains `expected`, and returns it.
+    pub async fn wait_for_text(&self, css: &str, expected: &str) -> String {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let shown = match self.client.find(Locator::Css(css)).await {
+                Ok(e) => e.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if shown.contains(expected) {
+                return shown;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{css} never showed '{expected}' (last: '{shown}')"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn screenshot(&self, name: &str) {
         // WebKitGTK snapshots what was last painted: let the latest frame land.
         tokio::time::sleep(Duration::from_millis(400)).await;

@@ -386,7 +386,7 @@ the sample at 1-based rank ⌈N × n / 100⌉ (for 300 samples, p99 is the 297th
 time that was actually measured.
 - **Audit log verification.** A new database (the app's schema and settings, in a temporary \
 folder) is filled with a chain of the stated number of entries: change records going through \
-their whole life (raised, risk assessed, two approvals, scheduled, implemented, closed), with the \
+their whole life (raised, submitted, risk overridden, two approvals, scheduled, implemented, closed), with the \
 actions, `change:<id>` subjects and JSON details (about 120 bytes on average) the store writes. \
 Each entry is sealed with `release_desk_audit::seal` and inserted through the real triggers \
 (which check every entry's order and move the recorded head), {per_tx} entries per transaction; \

@@ -9,8 +9,10 @@ use specta::Type;
 use crate::approval::EnvironmentApproval;
 use crate::{ChangeError, ChangeRecord, ChangeState, ChangeType, CloseOutcome, Profile, Result};
 
+/// Serialised with snake_case action names, the same names [`Transition::name`]
+/// gives and the UI offers as steps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase", tag = "action")]
+#[serde(rename_all = "snake_case", tag = "action")]
 pub enum Transition {
     /// New → Assess.
     Submit,
@@ -43,6 +45,32 @@ impl Transition {
             Self::Complete => "complete",
             Self::Close { .. } => "close",
             Self::Cancel { .. } => "cancel",
+        }
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::*;
+
+    #[test]
+    fn the_serialised_action_is_the_name() {
+        for t in [
+            Transition::Submit,
+            Transition::RequestApproval,
+            Transition::Schedule,
+            Transition::Rework,
+            Transition::Start,
+            Transition::Complete,
+            Transition::Close {
+                outcome: CloseOutcome::Failed,
+                note: "n".into(),
+            },
+            Transition::Cancel { reason: "r".into() },
+        ] {
+            let json = serde_json::to_value(&t).unwrap();
+            assert_eq!(json["action"], t.name());
+            assert_eq!(serde_json::from_value::<Transition>(json).unwrap(), t);
         }
     }
 }

@@ -209,6 +209,9 @@ impl ServiceHistory<'_> {
     fn commits(&mut self, version: &str) -> Vec<Commit> {
         let key = self.service.key.as_str();
         let count = 1 + self.rng.usize(0..6);
+        // Distinct summaries within one build: step through the list from a
+        // random start (5 is coprime with its length, so none repeats).
+        let first = self.rng.usize(0..COMMIT_SUMMARIES.len());
         (0..count)
             .map(|i| Commit {
                 sha: if i == 0 {
@@ -216,7 +219,7 @@ impl ServiceHistory<'_> {
                 } else {
                     commit_of(&format!("{key}@{version}#{i}"))
                 },
-                summary: COMMIT_SUMMARIES[self.rng.usize(0..COMMIT_SUMMARIES.len())].to_owned(),
+                summary: COMMIT_SUMMARIES[(first + i * 5) % COMMIT_SUMMARIES.len()].to_owned(),
                 author: PEOPLE[self.rng.usize(0..PEOPLE.len())].to_owned(),
             })
             .collect()

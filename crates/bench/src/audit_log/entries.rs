@@ -1,7 +1,7 @@
 //! The entries of the benchmark's audit chain: change records going through
-//! their whole life (raised, assessed, approved twice, implemented, closed),
-//! with the actions, subjects and JSON details the store itself writes, so
-//! the bytes hashed per entry are what a real log holds.
+//! their whole life (raised, risk overridden, approved twice, implemented,
+//! closed), with the actions, subjects and JSON details the store itself
+//! writes, so the bytes hashed per entry are what a real log holds.
 //!
 //! Each entry is a pure function of its position, so every run of the
 //! benchmark builds the same chain and a test can check any part of it.

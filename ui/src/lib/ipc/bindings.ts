@@ -560,11 +560,15 @@ export type StepOption = {
 
 export type ThemePreference = "system" | "light" | "dark";
 
+/**
+ *  Serialised with snake_case action names, the same names [`Transition::name`]
+ *  gives and the UI offers as steps.
+ */
 export type Transition = 
 /**  New → Assess. */
 { action: "submit" } | 
 /**  Assess → Authorise: ask the approvers. */
-{ action: "requestApproval" } | 
+{ action: "request_approval" } | 
 /**
  *  Authorise → Scheduled (normally automatic once approvals are complete;
  *  by hand for emergency approval after the fact), or New → Scheduled for a

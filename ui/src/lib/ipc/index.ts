@@ -7,13 +7,16 @@ export type * from './bindings';
 
 export class CommandError extends Error {
 	readonly code: string;
-	constructor(error: AppError) {
-		super(error.message);
-		this.code = error.code;
+	constructor(error: AppError | string) {
+		// Tauri itself answers with a bare string when a request cannot be
+		// decoded (a bug on our side, never the person's input).
+		const e = typeof error === 'string' ? { code: 'invalid_request', message: error } : error;
+		super(e.message);
+		this.code = e.code;
 	}
 }
 
-type Outcome<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError };
+type Outcome<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError | string };
 
 /** Awaits a generated command and returns its data, or throws a CommandError. */
 export async function call<T>(result: Promise<Outcome<T>>): Promise<T> {
