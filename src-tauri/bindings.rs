@@ -41,6 +41,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             changes::export_evidence,
             changes::verify_audit,
             changes::recent_audit,
+            changes::policies,
             approvals::approval_queue,
             approvals::decide,
             approvals::approve_many,

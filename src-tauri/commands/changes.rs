@@ -179,3 +179,13 @@ pub async fn recent_audit(state: State<'_, AppState>, limit: u32) -> Result<Vec<
     let store = state.store().await?;
     checked(&state, store.recent_audit(limit).await).await
 }
+
+/// The approval policies in force, for Settings.
+#[tauri::command]
+#[specta::specta]
+pub async fn policies(
+    state: State<'_, AppState>,
+) -> Result<Vec<release_desk_changes::ApprovalPolicy>> {
+    let store = state.store().await?;
+    checked(&state, store.policies().await).await
+}

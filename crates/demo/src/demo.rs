@@ -206,12 +206,18 @@ impl ServiceHistory<'_> {
     }
 
     /// One to six commits per build, the first being the build's own commit.
-    fn commits(&mut self, version: &str) -> Vec<Commit> {
+    /// Drawn from a generator seeded by the build, so adding commits to the
+    /// demo leaves the timeline of every other draw (and the scripted
+    /// situations the tests rely on) exactly as it was.
+    fn commits(&self, version: &str) -> Vec<Commit> {
         let key = self.service.key.as_str();
-        let count = 1 + self.rng.usize(0..6);
+        let seed = u64::from_str_radix(&digest_of(&format!("commits:{key}@{version}"))[..16], 16)
+            .unwrap_or(0);
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let count = 1 + rng.usize(0..6);
         // Distinct summaries within one build: step through the list from a
         // random start (5 is coprime with its length, so none repeats).
-        let first = self.rng.usize(0..COMMIT_SUMMARIES.len());
+        let first = rng.usize(0..COMMIT_SUMMARIES.len());
         (0..count)
             .map(|i| Commit {
                 sha: if i == 0 {
@@ -220,7 +226,7 @@ impl ServiceHistory<'_> {
                     commit_of(&format!("{key}@{version}#{i}"))
                 },
                 summary: COMMIT_SUMMARIES[(first + i * 5) % COMMIT_SUMMARIES.len()].to_owned(),
-                author: PEOPLE[self.rng.usize(0..PEOPLE.len())].to_owned(),
+                author: PEOPLE[rng.usize(0..PEOPLE.len())].to_owned(),
             })
             .collect()
     }
@@ -612,6 +618,18 @@ mod tests {
             .map(|d| d.environment().as_str())
             .collect();
         assert_eq!(envs, HashSet::from(["dev", "test"]));
+    }
+
+    #[test]
+    fn every_build_lists_its_own_commit_first_and_no_summary_twice() {
+        let seed = demo_workspace(now());
+        for a in &seed.artefacts {
+            let commits = a.commits();
+            assert!((1..=6).contains(&commits.len()));
+            assert_eq!(commits[0].sha, a.source_commit());
+            let summaries: HashSet<&str> = commits.iter().map(|c| c.summary.as_str()).collect();
+            assert_eq!(summaries.len(), commits.len(), "{} {}", a.service(), a.version());
+        }
     }
 
     #[test]

@@ -587,3 +587,53 @@ async fn creating_a_profile_does_not_choose_it_and_emails_are_unique() {
         .unwrap_err();
     assert_eq!(err.code(), "duplicate_profile");
 }
+
+#[tokio::test]
+async fn a_saved_policy_replaces_its_default_is_audited_and_applies() {
+    let (_dir, _file, store) = with_demo().await;
+    let p = people(&store).await;
+    let mut uat = release_desk_changes::default_policies().remove(0);
+    uat.environment = Some(slug("uat"));
+    uat.rules = vec![release_desk_changes::ApprovalRule {
+        approvers: vec![release_desk_changes::Approver::Person {
+            profile: p.alex.id,
+            name: "Alex".into(),
+        }],
+        needed: 1,
+    }];
+    store.save_policy(uat, &p.sam, now()).await.unwrap();
+    let policies = store.policies().await.unwrap();
+    assert_eq!(
+        policies.len(),
+        release_desk_changes::default_policies().len() + 1,
+        "the defaults are kept beside it"
+    );
+    assert_eq!(store.audit_of("policy:uat:normal").await.unwrap().len(), 1);
+
+    // Sam, a change manager, is no longer the approver for UAT; Alex, by name, is.
+    let r = awaiting_approval(&store, &p, "uat").await;
+    assert_eq!(
+        store
+            .decide(r.id, r.revision, Verdict::Approve, "", &p.sam, now())
+            .await
+            .unwrap_err()
+            .code(),
+        "approver_role"
+    );
+    let r = store
+        .decide(r.id, r.revision, Verdict::Approve, "", &p.alex, now())
+        .await
+        .unwrap();
+    assert_eq!(r.state, ChangeState::Scheduled);
+
+    let mut bad = release_desk_changes::default_policies().remove(0);
+    bad.rules.clear();
+    assert_eq!(
+        store
+            .save_policy(bad, &p.sam, now())
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_input"
+    );
+}

@@ -44,6 +44,8 @@ export const commands = {
 	exportEvidence: (id: ChangeId) => typedError<ExportedPack, AppError>(__TAURI_INVOKE("export_evidence", { id })),
 	verifyAudit: () => typedError<AuditVerification, AppError>(__TAURI_INVOKE("verify_audit")),
 	recentAudit: (limit: number) => typedError<AuditEntry[], AppError>(__TAURI_INVOKE("recent_audit", { limit })),
+	/**  The approval policies in force, for Settings. */
+	policies: () => typedError<ApprovalPolicy[], AppError>(__TAURI_INVOKE("policies")),
 	approvalQueue: () => typedError<QueueItem[], AppError>(__TAURI_INVOKE("approval_queue")),
 	decide: (id: ChangeId, revision: number, verdict: Verdict, comment: string) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("decide", { id, revision, verdict, comment })),
 	/**
@@ -69,6 +71,32 @@ export type AppStatus = {
 	/**  `None` for a fresh database: the UI shows its empty state. */
 	workspace: WorkspaceInfo | null,
 };
+
+export type ApprovalPolicy = {
+	/**  `None` applies to every environment without a policy of its own. */
+	environment: Slug | null,
+	kind: ChangeType,
+	rules: ApprovalRule[],
+	/**  An approval older than this no longer counts. */
+	approvalValidHours: number | null,
+	/**  A request pending longer than this expires. */
+	requestExpiryHours: number | null,
+	onExpiry: ExpiryAction,
+	emergency: EmergencyPath | null,
+};
+
+/**  `needed` approvals from distinct people among `approvers` (any of them). */
+export type ApprovalRule = {
+	approvers: Approver[],
+	needed: number,
+};
+
+/**  Someone who may approve under a rule. */
+export type Approver = 
+/**  Anyone holding the role. */
+{ by: "role"; role: Slug } | 
+/**  One named person. The name is kept for messages. */
+{ by: "person"; profile: ProfileId; name: string };
 
 export type ArtefactChoice = {
 	version: string,
@@ -350,6 +378,16 @@ export type Drift =
  */
 { kind: "ahead" };
 
+export type EmergencyPath = {
+	/**  Stages of the path to live an emergency change may skip. */
+	skipStages: Slug[],
+	/**
+	 *  Approvals may be given after implementation, in the post-implementation
+	 *  review; the change cannot close until they are.
+	 */
+	approveAfterTheFact: boolean,
+};
+
 /**  One stage of the path to live, such as `uat` or `production`. */
 export type Environment = {
 	key: Slug,
@@ -372,6 +410,18 @@ export type EnvironmentApproval = {
 	satisfied: boolean,
 	decisions: WeighedDecision[],
 };
+
+export type ExpiryAction = 
+/**
+ *  The request closes as expired: not a rejection by anyone, but the change
+ *  must be submitted for authorisation again.
+ */
+{ action: "reject" } | 
+/**
+ *  The request stays open and people holding this role may approve in place
+ *  of any missing approver.
+ */
+{ action: "escalate"; to: Slug };
 
 /**  Where an exported pack was written. */
 export type ExportedPack = {
