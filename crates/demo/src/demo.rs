@@ -628,7 +628,13 @@ mod tests {
             assert!((1..=6).contains(&commits.len()));
             assert_eq!(commits[0].sha, a.source_commit());
             let summaries: HashSet<&str> = commits.iter().map(|c| c.summary.as_str()).collect();
-            assert_eq!(summaries.len(), commits.len(), "{} {}", a.service(), a.version());
+            assert_eq!(
+                summaries.len(),
+                commits.len(),
+                "{} {}",
+                a.service(),
+                a.version()
+            );
         }
     }
 
