@@ -251,6 +251,11 @@ impl Verifier {
     /// alongside it (which catches the newest entries being cut off).
     pub fn finish(self, recorded_head: Option<(i64, ChainHash)>) -> Result<ChainHead, ChainBreak> {
         let last = self.expected_seq - 1;
+        if recorded_head.is_none() && self.entries > 0 {
+            // Entries without a recorded head: the head row was removed,
+            // which only happens to hide entries cut off the end.
+            return Err(ChainBreak::HeadMismatch { seq: last });
+        }
         if let Some((head_seq, head_hash)) = recorded_head {
             if head_seq > last {
                 return Err(ChainBreak::Truncated {

@@ -71,6 +71,15 @@ fn length_prefixes_keep_fields_apart() {
 }
 
 #[test]
+fn entries_without_a_recorded_head_are_a_break() {
+    let c = chain(3);
+    assert_eq!(
+        verify(&c, None).unwrap_err(),
+        ChainBreak::HeadMismatch { seq: 3 }
+    );
+}
+
+#[test]
 fn cutting_off_the_newest_entries_is_found_against_the_head() {
     let c = chain(5);
     let head = head_of(&c);

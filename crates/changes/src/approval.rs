@@ -150,11 +150,13 @@ pub fn evaluate(
     let escalation = escalation(record, policy);
     let escalated_to = escalation.as_ref();
 
-    // Latest decision per person wins; earlier ones are superseded.
+    // Latest decision per person wins; earlier ones are superseded. "Latest"
+    // is the order of recording (ids increase), not the clock, which can step
+    // back between two decisions.
     let mut latest: BTreeMap<ProfileId, usize> = BTreeMap::new();
     for (i, d) in decisions.iter().enumerate() {
         match latest.get(&d.by) {
-            Some(&j) if (decisions[j].at, decisions[j].id) >= (d.at, d.id) => {}
+            Some(&j) if decisions[j].id >= d.id => {}
             _ => {
                 latest.insert(d.by, i);
             }

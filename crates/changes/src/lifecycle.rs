@@ -89,8 +89,16 @@ impl GuardFacts {
         self.without_policy.is_empty() && self.approvals.iter().all(|a| a.satisfied)
     }
 
+    /// Whether the emergency path lets the change go ahead before its
+    /// approvals: every target allows it, none lacks a policy, and nobody
+    /// entitled to decide has rejected it.
     fn after_the_fact(&self) -> bool {
-        !self.approvals.is_empty() && self.approvals.iter().all(|a| a.after_the_fact)
+        !self.approvals.is_empty()
+            && self.without_policy.is_empty()
+            && self
+                .approvals
+                .iter()
+                .all(|a| a.after_the_fact && a.rejected_by.is_empty())
     }
 
     fn shortfall(&self) -> String {
@@ -116,7 +124,7 @@ impl GuardFacts {
 fn no_policy(envs: &[Slug]) -> String {
     let names: Vec<&str> = envs.iter().map(Slug::as_str).collect();
     format!(
-        "no approval policy covers {}; add one in Settings",
+        "no approval policy covers {}; add a policy for it (Settings lists the policies in force)",
         names.join(", ")
     )
 }
@@ -196,6 +204,7 @@ pub fn next_state(
         Transition::Schedule => match (from, record.kind) {
             (S::New, ChangeType::Standard) => {
                 check_plans(record, "schedule")?;
+                check_routine(record, facts)?;
                 Ok(S::Scheduled)
             }
             (S::Authorise, _) => {
@@ -262,6 +271,37 @@ pub fn next_state(
             release_desk_domain::required_text("cancellation reason", reason)?;
             Ok(S::Cancelled)
         }
+    }
+}
+
+/// A standard change is pre-approved only because it is routine: it must be
+/// reversible, carry no schema migration, and target environments whose
+/// policies allow standard changes. Anything else is raised as a normal change.
+fn check_routine(record: &ChangeRecord, facts: &GuardFacts) -> Result<()> {
+    let mut reasons = Vec::new();
+    if !record.rollback_possible {
+        reasons.push("it cannot be rolled back".to_owned());
+    }
+    if record.schema_migration {
+        reasons.push("it ships a schema migration".to_owned());
+    }
+    if !facts.without_policy.is_empty() {
+        let envs: Vec<&str> = facts.without_policy.iter().map(Slug::as_str).collect();
+        reasons.push(format!(
+            "no policy allows standard changes to {}",
+            envs.join(", ")
+        ));
+    }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(refuse(
+            "standard_change",
+            format!(
+                "cannot schedule as a standard change: {}; raise it as a normal change",
+                reasons.join("; ")
+            ),
+        ))
     }
 }
 

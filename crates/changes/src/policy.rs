@@ -66,6 +66,9 @@ pub struct EmergencyPath {
     pub approve_after_the_fact: bool,
 }
 
+/// More approvals than a board has members is a typing mistake.
+pub const MAX_NEEDED: u32 = 20;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalPolicy {
@@ -99,6 +102,11 @@ impl ApprovalPolicy {
             )));
         }
         for rule in &self.rules {
+            if rule.needed > MAX_NEEDED {
+                return Err(invalid(format!(
+                    "a rule may ask for at most {MAX_NEEDED} approvals"
+                )));
+            }
             if rule.needed == 0 || rule.approvers.is_empty() {
                 return Err(invalid(
                     "each rule needs at least one approver and one approval".into(),

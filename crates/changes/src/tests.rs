@@ -275,6 +275,81 @@ fn emergency_changes_schedule_before_approval_and_cannot_close_without_it() {
 }
 
 #[test]
+fn a_standard_change_must_be_routine_to_skip_approval() {
+    let mut r = record(ChangeState::New);
+    r.kind = ChangeType::Standard;
+    r.template = Some("dependency-update".into());
+    let facts = guard_facts(&r, &default_policies(), &[], t0());
+    assert_eq!(
+        next_state(&r, &Transition::Schedule, &facts).unwrap(),
+        ChangeState::Scheduled
+    );
+    r.rollback_possible = false;
+    r.no_rollback_justification = Some("one-way".into());
+    r.schema_migration = true;
+    let err = next_state(&r, &Transition::Schedule, &facts).unwrap_err();
+    assert_eq!(err.code(), "standard_change");
+    assert!(
+        err.to_string()
+            .contains("cannot be rolled back; it ships a schema migration"),
+        "{err}"
+    );
+    // Without a policy allowing standard changes there, it is not pre-approved.
+    r.rollback_possible = true;
+    r.schema_migration = false;
+    let only_normal: Vec<ApprovalPolicy> = default_policies()
+        .into_iter()
+        .filter(|p| p.kind != ChangeType::Standard)
+        .collect();
+    let facts = guard_facts(&r, &only_normal, &[], t0());
+    assert!(next_state(&r, &Transition::Schedule, &facts)
+        .unwrap_err()
+        .to_string()
+        .contains("no policy allows standard changes"));
+}
+
+#[test]
+fn a_rejected_emergency_change_cannot_go_ahead_before_approval() {
+    let mut r = record(ChangeState::Authorise);
+    r.kind = ChangeType::Emergency;
+    let no = decision(1, &people()[1], Verdict::Reject, t0(), digest(0xaa));
+    let facts = guard_facts(&r, &default_policies(), &[no], t0());
+    assert_eq!(
+        next_state(&r, &Transition::Schedule, &facts)
+            .unwrap_err()
+            .code(),
+        "approval_quorum"
+    );
+    r.state = ChangeState::Scheduled;
+    assert_eq!(
+        settle(&r, &facts).map(|(s, _)| s),
+        Some(ChangeState::Authorise)
+    );
+}
+
+#[test]
+fn latest_decision_is_the_last_recorded_even_if_the_clock_stepped_back() {
+    let r = record(ChangeState::Authorise);
+    let sam = &people()[1];
+    let approve = decision(1, sam, Verdict::Approve, t0(), digest(0xaa));
+    let undo = decision(
+        2,
+        sam,
+        Verdict::Reject,
+        t0() - Duration::minutes(3),
+        digest(0xaa),
+    );
+    let a = evaluate(
+        &r,
+        &slug("uat"),
+        &default_policies()[0],
+        &[approve, undo],
+        t0(),
+    );
+    assert_eq!(a.rejected_by, ["Sam"]);
+}
+
+#[test]
 fn only_parties_and_managers_move_a_change() {
     let r = record(ChangeState::Assess);
     let ps = people();

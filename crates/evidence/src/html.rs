@@ -104,16 +104,14 @@ pub(crate) fn render(pack: &EvidencePack) -> Markup {
                 }
                 table {
                     tr { th { "When" } th { "Who" } th { "Decision" } th { "Comment" } th { "Digest" } th { "Counts" } }
-                    @for a in c.approvals.iter().take(1) {
-                        @for w in &a.decisions {
-                            tr {
-                                td { (when(w.decision.at)) }
-                                td { (w.decision.by_name) }
-                                td { @match w.decision.verdict { Verdict::Approve => "Approved", Verdict::Reject => "Rejected" } }
-                                td { (w.decision.comment) }
-                                td.mono { (w.decision.digest.hex().get(..12).unwrap_or_default()) }
-                                td { (discount(w.discount.as_ref(), w.counted_for.as_deref())) }
-                            }
+                    @for d in &c.decisions {
+                        tr {
+                            td { (when(d.at)) }
+                            td { (d.by_name) }
+                            td { @match d.verdict { Verdict::Approve => "Approved", Verdict::Reject => "Rejected" } }
+                            td { (d.comment) }
+                            td.mono { (d.digest.hex().get(..12).unwrap_or_default()) }
+                            td { (weighing(pack, d.id)) }
                         }
                     }
                 }
@@ -131,6 +129,26 @@ pub(crate) fn render(pack: &EvidencePack) -> Markup {
                 p.meta { "Chain algorithm: " (pack.chain.algorithm) }
             } }
         }
+    }
+}
+
+/// How a decision was weighed, per target environment when they differ.
+fn weighing(pack: &EvidencePack, id: i64) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for a in &pack.change.approvals {
+        if let Some(w) = a.decisions.iter().find(|w| w.decision.id == id) {
+            let text = discount(w.discount.as_ref(), w.counted_for.as_deref());
+            if pack.change.approvals.len() > 1 {
+                parts.push(format!("{}: {text}", a.environment));
+            } else {
+                parts.push(text);
+            }
+        }
+    }
+    if parts.is_empty() {
+        "—".into()
+    } else {
+        parts.join("; ")
     }
 }
 

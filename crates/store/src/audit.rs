@@ -145,16 +145,21 @@ impl Store {
     }
 }
 
+/// Reads an entry for display. A row whose columns were tampered into the
+/// wrong types shows what it can instead of failing the screen; verification
+/// is what reports it.
 fn entry_from(r: &sqlx::sqlite::SqliteRow) -> AuditEntry {
+    let text = |i: usize| r.try_get::<String, _>(i).unwrap_or_default();
+    let blob = |i: usize| hex::encode(r.try_get::<Vec<u8>, _>(i).unwrap_or_default());
     AuditEntry {
-        seq: r.get(0),
-        at: from_ms(r.get(1)),
-        actor: r.get(2),
-        action: r.get(3),
-        subject: r.get(4),
-        detail: r.get(5),
-        prev_hash: hex::encode(r.get::<Vec<u8>, _>(6)),
-        hash: hex::encode(r.get::<Vec<u8>, _>(7)),
+        seq: r.try_get(0).unwrap_or_default(),
+        at: from_ms(r.try_get(1).unwrap_or_default()),
+        actor: text(2),
+        action: text(3),
+        subject: text(4),
+        detail: text(5),
+        prev_hash: blob(6),
+        hash: blob(7),
     }
 }
 

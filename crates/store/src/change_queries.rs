@@ -438,10 +438,15 @@ fn queue_item(
         .filter_map(|e| policy_for(policies, e, r.kind))
         .collect();
     check_decision(r, &applicable, profile, Verdict::Approve, "", now).ok()?;
-    let decided_on_this_artefact = decisions
-        .iter()
-        .any(|d| d.by == profile.id && d.digest == r.artefact.digest);
-    if decided_on_this_artefact {
+    // Off the queue once this person's latest decision stands (an approval
+    // or a rejection of this artefact); back on it when that decision no
+    // longer counts (expired, or given for another artefact).
+    let standing = facts.approvals.iter().any(|a| {
+        a.decisions
+            .iter()
+            .any(|w| w.decision.by == profile.id && w.discount.is_none())
+    });
+    if standing {
         return None;
     }
     Some(QueueItem {

@@ -148,6 +148,15 @@ async fn settle_state(
     let facts = guard_facts(&loaded.record, policies, &decisions, now);
     if let Some((to, why)) = settle(&loaded.record, &facts) {
         set_state(tx, &loaded.record, to, now).await?;
+        if to == ChangeState::Authorise {
+            // Back to waiting for approvers: a fresh request, so its expiry
+            // counts from now rather than from the first request.
+            sqlx::query("UPDATE change_records SET approval_requested_at_ms = ? WHERE id = ?")
+                .bind(to_ms(now))
+                .bind(id.0)
+                .execute(&mut **tx)
+                .await?;
+        }
         audit(
             tx,
             id.0,
@@ -254,6 +263,18 @@ impl Store {
             }
             .into());
         }
+        if before.kind == release_desk_changes::ChangeType::Standard
+            && before.state == ChangeState::Scheduled
+        {
+            return Err(release_desk_changes::ChangeError::Refused {
+                rule: "change_locked",
+                message: format!(
+                    "{} is a scheduled standard change: it was pre-approved as it stands. Cancel it and raise a new one",
+                    before.reference
+                ),
+            }
+            .into());
+        }
         if draft.kind != before.kind && before.state != ChangeState::New {
             return Err(release_desk_changes::ChangeError::Refused {
                 rule: "change_kind",
@@ -301,6 +322,15 @@ impl Store {
             detail["digestFrom"] = json!(before.artefact.digest.to_string());
             detail["digestTo"] = json!(after.artefact.digest.to_string());
             detail["approvals"] = json!("void: earlier decisions were for another artefact");
+            if before.state == ChangeState::Authorise {
+                // A new artefact is a new request to the approvers.
+                sqlx::query("UPDATE change_records SET approval_requested_at_ms = ? WHERE id = ?")
+                    .bind(to_ms(now))
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+            }
         }
         audit(&mut tx, id.0, &by.name, "change.edited", detail, now)
             .await

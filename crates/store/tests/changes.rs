@@ -637,3 +637,63 @@ async fn a_saved_policy_replaces_its_default_is_audited_and_applies() {
         "invalid_input"
     );
 }
+
+#[tokio::test]
+async fn an_expired_approval_puts_the_change_back_in_the_approvers_queue() {
+    let (_dir, _file, store) = with_demo().await;
+    let p = people(&store).await;
+    // Production: change manager and service owner; approvals valid 72 h.
+    let r = awaiting_approval(&store, &p, "production").await;
+    store
+        .decide(r.id, r.revision, Verdict::Approve, "ok", &p.sam, now())
+        .await
+        .unwrap();
+    assert!(store
+        .approval_queue(&p.sam, now())
+        .await
+        .unwrap()
+        .is_empty());
+    let later = now() + Duration::hours(80);
+    let queue = store.approval_queue(&p.sam, later).await.unwrap();
+    assert_eq!(
+        queue.len(),
+        1,
+        "Sam's approval expired, so he is asked again"
+    );
+    assert!(
+        queue[0].approvals[0].rejected_by.is_empty(),
+        "expiry is not a rejection"
+    );
+}
+
+#[tokio::test]
+async fn falling_back_to_authorise_restarts_the_request_clock() {
+    let (_dir, _file, store) = with_demo().await;
+    let p = people(&store).await;
+    let r = awaiting_approval(&store, &p, "uat").await;
+    let r = store
+        .decide(r.id, r.revision, Verdict::Approve, "ok", &p.sam, now())
+        .await
+        .unwrap();
+    assert_eq!(r.state, ChangeState::Scheduled);
+    // Six days later (past the 5-day request expiry) a new artefact voids the approval.
+    let later = now() + Duration::days(6);
+    let mut d = draft(&store, "uat").await;
+    d.artefact.version = versions(&store, "payments-api").await[1].clone();
+    let r = store
+        .edit_change(r.id, r.revision, d, &p.priya, later)
+        .await
+        .unwrap();
+    assert_eq!(r.state, ChangeState::Authorise);
+    assert_eq!(r.approval_requested_at, Some(later));
+    let detail = store.change(r.id, None, later).await.unwrap();
+    assert!(matches!(
+        detail.approvals[0].request,
+        release_desk_changes::RequestStatus::Open { .. }
+    ));
+    let r = store
+        .decide(r.id, r.revision, Verdict::Approve, "again", &p.sam, later)
+        .await
+        .unwrap();
+    assert_eq!(r.state, ChangeState::Scheduled);
+}
