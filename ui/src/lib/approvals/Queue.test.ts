@@ -148,4 +148,17 @@ describe('Queue', () => {
 		]);
 		expect(await screen.findByText(/Nothing awaits your decision/)).toBeInTheDocument();
 	});
+
+	it('leaves a key alone when the layout already used it (the a of g a)', async () => {
+		setup();
+		render(Queue);
+		await screen.findAllByTestId('queue-item');
+		const used = new KeyboardEvent('keydown', { key: 'a', cancelable: true, bubbles: true });
+		used.preventDefault();
+		window.dispatchEvent(used);
+		await Promise.resolve();
+		expect(screen.queryByTestId('decision-dialog')).not.toBeInTheDocument();
+		await fireEvent.keyDown(window, { key: 'a' });
+		expect(await screen.findByTestId('decision-dialog')).toBeInTheDocument();
+	});
 });
