@@ -118,16 +118,16 @@ pub fn assess(inputs: &RiskInputs, override_: Option<RiskOverride>) -> RiskAsses
         flag(
             "large_change",
             2,
-            format!("Large change: {} commits, {files} files changed (large is over 20 commits or 50 files)", inputs.commits),
+            format!(
+                "Large change: {} (large is over 20 commits or 50 files)",
+                size(inputs)
+            ),
         );
     } else if inputs.commits > 5 || files > 15 {
         flag(
             "large_change",
             1,
-            format!(
-                "Medium-sized change: {} commits, {files} files changed",
-                inputs.commits
-            ),
+            format!("Medium-sized change: {}", size(inputs)),
         );
     }
     if inputs.targets_production {
@@ -164,6 +164,18 @@ pub fn assess(inputs: &RiskInputs, override_: Option<RiskOverride>) -> RiskAsses
         level: override_.as_ref().map_or(computed, |o| o.level),
         flags,
         overridden: override_,
+    }
+}
+
+/// "6 commits, 9 files changed", leaving out a file count nobody gave.
+fn size(inputs: &RiskInputs) -> String {
+    let commits = match inputs.commits {
+        1 => "1 commit".to_owned(),
+        n => format!("{n} commits"),
+    };
+    match inputs.files_changed {
+        Some(f) => format!("{commits}, {f} files changed"),
+        None => commits,
     }
 }
 
@@ -302,9 +314,12 @@ mod tests {
     fn size_thresholds() {
         let medium = RiskInputs {
             commits: 6,
+            files_changed: None,
             ..inputs()
         };
-        assert_eq!(assess(&medium, None).flags[0].weight, 1);
+        let a = assess(&medium, None);
+        assert_eq!(a.flags[0].weight, 1);
+        assert_eq!(a.flags[0].reason, "Medium-sized change: 6 commits");
         let large = RiskInputs {
             files_changed: Some(51),
             ..inputs()
