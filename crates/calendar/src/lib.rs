@@ -1,0 +1,20 @@
+//! The release calendar's rules: release windows (when changes may go live)
+//! and freezes (when they may not), one-off or recurring (RFC 5545 RRULE with
+//! EXDATE) in an IANA time zone; their occurrences; the conflicts a planned
+//! change would meet; and the next free slot. Plain Rust, no I/O: the store
+//! keeps the rules and bookings, the UI shows what these functions decide.
+
+mod conflict;
+mod error;
+mod expand;
+mod rule;
+mod slot;
+
+pub use conflict::{conflicts, Booking, Conflict, ConflictKind};
+pub use error::{CalendarError, Result};
+pub use expand::{expand, Expanded, Occurrence};
+pub use rule::{CalendarRule, RuleDraft, RuleKind, Scope, MAX_RULE_DURATION_MINUTES};
+pub use slot::next_free_slot;
+
+#[cfg(test)]
+mod tests;
