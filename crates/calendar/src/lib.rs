@@ -9,12 +9,14 @@ mod error;
 mod expand;
 mod rule;
 mod slot;
+mod view;
 
 pub use conflict::{conflicts, Booking, Conflict, ConflictKind};
 pub use error::{CalendarError, Result};
 pub use expand::{expand, Expanded, Occurrence};
 pub use rule::{CalendarRule, RuleDraft, RuleKind, Scope, MAX_RULE_DURATION_MINUTES};
 pub use slot::next_free_slot;
+pub use view::{view, CalendarView, PlannedChange, RuleOccurrence};
 
 #[cfg(test)]
 mod tests;

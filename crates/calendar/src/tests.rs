@@ -467,3 +467,49 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_view_lists_occurrences_in_range_and_judges_each_change_whole() {
+    let mut window = rule(
+        RuleKind::Window,
+        "Europe/London",
+        local(2026, 11, 3, 9, 0),
+        120,
+        Some("FREQ=WEEKLY;BYDAY=TU,TH"),
+    );
+    window.scope.environments = vec![slug("production")];
+    let freeze = rule(
+        RuleKind::Freeze,
+        "Europe/London",
+        local(2026, 11, 24, 0, 0),
+        24 * 60,
+        None,
+    );
+    let rules = vec![window.validate(1).unwrap(), freeze.validate(2).unwrap()];
+    // A change starting in the last hour of the range and running past it.
+    let late = booking(1, "production", 4, utc(2026, 11, 26, 10, 30), 60);
+    let v = view(
+        &rules,
+        &[late],
+        utc(2026, 11, 23, 0, 0),
+        utc(2026, 11, 26, 11, 0),
+    )
+    .unwrap();
+    let titles: Vec<(&str, chrono::DateTime<Utc>)> = v
+        .occurrences
+        .iter()
+        .map(|o| (o.title.as_str(), o.occurrence.start))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            ("Change freeze", utc(2026, 11, 24, 0, 0)),
+            ("Release window", utc(2026, 11, 24, 9, 0)),
+            ("Release window", utc(2026, 11, 26, 9, 0)),
+        ]
+    );
+    assert_eq!(
+        kinds(&v.changes[0].conflicts),
+        [ConflictKind::OverrunsWindow]
+    );
+}
