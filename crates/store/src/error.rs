@@ -47,6 +47,13 @@ pub enum StoreError {
     #[error(transparent)]
     Change(Box<release_desk_changes::ChangeError>),
 
+    /// Boxed for the same reason as `Change`.
+    #[error(transparent)]
+    Calendar(Box<release_desk_calendar::CalendarError>),
+
+    #[error("unknown calendar rule {0}: it may have been deleted; reload the calendar")]
+    UnknownCalendarRule(i64),
+
     #[error("unknown change record CHG-{0:04}")]
     UnknownChange(i64),
 
@@ -87,6 +94,8 @@ impl StoreError {
             Self::UnknownEnvironment(_) => "unknown_environment",
             Self::WorkspaceNotEmpty => "workspace_not_empty",
             Self::Change(e) => e.code(),
+            Self::Calendar(e) => e.code(),
+            Self::UnknownCalendarRule(_) => "unknown_calendar_rule",
             Self::UnknownChange(_) => "unknown_change",
             Self::UnknownProfile(_) => "unknown_profile",
             Self::DuplicateProfile(_) => "duplicate_profile",

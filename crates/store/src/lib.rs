@@ -3,6 +3,7 @@
 //! against a real temporary database file, so schema drift fails a test.
 
 mod audit;
+mod calendar;
 mod change_queries;
 mod changes;
 mod choices;
