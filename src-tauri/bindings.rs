@@ -5,7 +5,7 @@
 use tauri::Runtime;
 use tauri_specta::collect_commands;
 
-use crate::commands::{approvals, changes, dashboard, profiles, settings, workspace};
+use crate::commands::{approvals, calendar, changes, dashboard, profiles, settings, workspace};
 
 /// Where the generated bindings live, relative to the repository root.
 pub const BINDINGS_PATH: &str = "ui/src/lib/ipc/bindings.ts";
@@ -45,6 +45,10 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             approvals::approval_queue,
             approvals::decide,
             approvals::approve_many,
+            calendar::calendar_view,
+            calendar::save_calendar_rule,
+            calendar::delete_calendar_rule,
+            calendar::next_free_calendar_slot,
         ])
 }
 

@@ -2,6 +2,7 @@
 //! types they take and return are exported to TypeScript by tauri-specta.
 
 pub mod approvals;
+pub mod calendar;
 pub mod changes;
 pub mod dashboard;
 pub mod profiles;

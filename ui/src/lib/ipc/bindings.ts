@@ -53,6 +53,15 @@ export const commands = {
 	 *  decision: one refusal (a change that moved on, a rule) does not stop the rest.
 	 */
 	approveMany: (changes: SeenChange[], comment: string) => typedError<BatchResult, AppError>(__TAURI_INVOKE("approve_many", { changes, comment })),
+	calendarView: (from: string, to: string) => typedError<CalendarView, AppError>(__TAURI_INVOKE("calendar_view", { from, to })),
+	saveCalendarRule: (id: number | null, draft: RuleDraft) => typedError<CalendarRule, AppError>(__TAURI_INVOKE("save_calendar_rule", { id, draft })),
+	deleteCalendarRule: (id: number) => typedError<null, AppError>(__TAURI_INVOKE("delete_calendar_rule", { id })),
+	/**
+	 *  The earliest start from `from` (within 180 days) at which a change of
+	 *  `minutes` to this service and environment meets no window, freeze or
+	 *  booking conflict.
+	 */
+	nextFreeCalendarSlot: (service: Slug, environment: Slug, minutes: number, from: string) => typedError<string | null, AppError>(__TAURI_INVOKE("next_free_calendar_slot", { service, environment, minutes, from })),
 };
 
 /* Types */
@@ -144,10 +153,47 @@ export type BatchResult = {
 	refused: Refused[],
 };
 
+/**  A change placed in time (its duration includes soak time). */
+export type Booking = {
+	id: number,
+	reference: string,
+	service: Slug,
+	environment: Slug,
+	/**  Position of the environment in the path to live (0 = first stage). */
+	stage: number,
+	production: boolean,
+	digest: Digest,
+	start: string,
+	end: string,
+};
+
 export type BoundArtefact = {
 	service: Slug,
 	version: string,
 	digest: Digest,
+};
+
+/**
+ *  A validated rule. `recurrence_set` is the full RFC 5545 text the `rrule`
+ *  crate expands (DTSTART with TZID, RRULE, EXDATE).
+ */
+export type CalendarRule = {
+	id: number,
+	kind: RuleKind,
+	title: string,
+	zone: string,
+	start: string,
+	durationMinutes: number,
+	recurrence: string | null,
+	exceptions: string[],
+	scope: Scope,
+};
+
+export type CalendarView = {
+	from: string,
+	to: string,
+	occurrences: RuleOccurrence[],
+	changes: PlannedChange[],
 };
 
 export type CellHistory = {
@@ -286,6 +332,15 @@ export type Commit = {
 	summary: string,
 	author: string,
 };
+
+export type Conflict = {
+	kind: ConflictKind,
+	reason: string,
+	/**  The freeze, window or change it collides with. */
+	with: string,
+};
+
+export type ConflictKind = "inFreeze" | "outsideWindows" | "overrunsWindow" | "overlaps" | "beforeEarlierStages";
 
 /**  What the UI may know about a credential: whether it is set. Never its value. */
 export type CredentialStatus = {
@@ -480,8 +535,18 @@ export type MovedAside = {
 	movedTo: string,
 };
 
+export type Occurrence = {
+	start: string,
+	end: string,
+};
+
 /**  How a deployment ended, or that it has not yet. */
 export type Outcome = "succeeded" | "failed" | "in_progress" | "rolled_back";
+
+export type PlannedChange = {
+	booking: Booking,
+	conflicts: Conflict[],
+};
 
 export type Preferences = {
 	theme: ThemePreference,
@@ -557,6 +622,46 @@ export type RiskOverride = {
 export type RoleInfo = {
 	key: string,
 	description: string,
+};
+
+/**  What a person (or an ICS import) offers. */
+export type RuleDraft = {
+	kind: RuleKind,
+	title: string,
+	/**  IANA zone, e.g. `Europe/London`. */
+	zone: string,
+	/**  Local wall-clock start of the first occurrence, in `zone`. */
+	start: string,
+	durationMinutes: number,
+	/**
+	 *  An RFC 5545 RRULE value without the `RRULE:` prefix, e.g.
+	 *  `FREQ=WEEKLY;BYDAY=TU,TH`; `None` for a one-off.
+	 */
+	recurrence: string | null,
+	/**  Local start times of occurrences that do not happen. */
+	exceptions: string[],
+	scope: Scope,
+};
+
+export type RuleKind = 
+/**  When changes may go live. */
+"window" | 
+/**  When they may not (a freeze or blackout). */
+"freeze";
+
+export type RuleOccurrence = {
+	ruleId: number,
+	kind: RuleKind,
+	title: string,
+	zone: string,
+	scope: Scope,
+	occurrence: Occurrence,
+};
+
+/**  What a rule applies to: empty lists mean every environment / service. */
+export type Scope = {
+	environments: Slug[],
+	services: Slug[],
 };
 
 /**  A change as the person saw it when selecting it for a batch. */
