@@ -391,8 +391,8 @@ actions, `change:<id>` subjects and JSON details (about 120 bytes on average) th
 Each entry is sealed with `release_desk_audit::seal` and inserted through the real triggers \
 (which check every entry's order and move the recorded head), {per_tx} entries per transaction; \
 \"Fill\" is that whole time. The store is closed and opened again, then `Store::verify_audit()` \
-(what the app's `verify_audit` command and every evidence-pack export call: it streams every \
-row in order and recomputes each SHA-256 link) runs {audit_warmup} time untimed, which also brings the file into the \
+(what the app's `verify_audit` command and every evidence-pack export call: it reads every \
+row in order through a read-only connection in one snapshot and recomputes each SHA-256 link) runs {audit_warmup} time untimed, which also brings the file into the \
 operating system's cache, then {audit_runs} times timed, each from the call to its result. The \
 median is nearest-rank. A run that does not report the chain intact with every entry fails the \
 benchmark. Then the trigger that forbids edits is dropped, the `actor` of the middle entry is \
