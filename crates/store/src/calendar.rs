@@ -10,13 +10,9 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::audit::append;
-use crate::error::{Result, StoreError};
+use crate::error::{malformed, Result, StoreError};
 use crate::time::{from_ms, to_ms};
 use crate::Store;
-
-fn malformed(what: &'static str) -> impl Fn(String) -> StoreError {
-    move |detail| StoreError::Malformed { what, detail }
-}
 
 fn rule_from(r: &sqlx::sqlite::SqliteRow) -> Result<CalendarRule> {
     let kind: String = r.get(1);

@@ -14,7 +14,7 @@ use specta::Type;
 use sqlx::{Row, SqliteConnection};
 
 use crate::audit::AuditEntry;
-use crate::error::{Result, StoreError};
+use crate::error::{malformed, Result, StoreError};
 use crate::policies::load_policies;
 use crate::time::from_ms;
 use crate::Store;
@@ -43,10 +43,6 @@ impl Loaded {
             r.risk_override.clone(),
         )
     }
-}
-
-fn malformed(what: &'static str) -> impl Fn(String) -> StoreError {
-    move |detail| StoreError::Malformed { what, detail }
 }
 
 pub(crate) async fn load_record(conn: &mut SqliteConnection, id: i64) -> Result<Loaded> {

@@ -126,6 +126,39 @@ async fn set_state(
         .map(|_| ())
 }
 
+/// Starts the approvers' request clock afresh: expiry counts from `now`.
+async fn restart_request(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE change_records SET approval_requested_at_ms = ? WHERE id = ?")
+        .bind(to_ms(now))
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+/// Ends a write: reads the record back as it now stands and commits.
+async fn commit_and_reload(
+    store: &Store,
+    mut tx: Transaction<'static, Sqlite>,
+    id: ChangeId,
+) -> Result<ChangeRecord> {
+    let record = load_record(&mut tx, id.0)
+        .await
+        .map_err(|e| store.refail(e))?
+        .record;
+    tx.commit().await.map_err(|e| store.fail(e))?;
+    Ok(record)
+}
+
+/// A refusal by a rule of the change process, as a store error.
+fn refused(rule: &'static str, message: String) -> StoreError {
+    release_desk_changes::ChangeError::Refused { rule, message }.into()
+}
+
 async fn bump(tx: &mut Transaction<'_, Sqlite>, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
     sqlx::query("UPDATE change_records SET revision = revision + 1, updated_at_ms = ? WHERE id = ?")
         .bind(to_ms(now))
@@ -151,11 +184,7 @@ async fn settle_state(
         if to == ChangeState::Authorise {
             // Back to waiting for approvers: a fresh request, so its expiry
             // counts from now rather than from the first request.
-            sqlx::query("UPDATE change_records SET approval_requested_at_ms = ? WHERE id = ?")
-                .bind(to_ms(now))
-                .bind(id.0)
-                .execute(&mut **tx)
-                .await?;
+            restart_request(tx, id.0, now).await?;
         }
         audit(
             tx,
@@ -253,34 +282,31 @@ impl Store {
             .record;
         check_actor(&before, by)?;
         if !before.state.is_editable() {
-            return Err(release_desk_changes::ChangeError::Refused {
-                rule: "change_locked",
-                message: format!(
+            return Err(refused(
+                "change_locked",
+                format!(
                     "{} is in {}: once implementation starts the record is what was approved, and cannot be edited",
                     before.reference,
                     before.state.as_str()
                 ),
-            }
-            .into());
+            ));
         }
         if before.kind == release_desk_changes::ChangeType::Standard
             && before.state == ChangeState::Scheduled
         {
-            return Err(release_desk_changes::ChangeError::Refused {
-                rule: "change_locked",
-                message: format!(
+            return Err(refused(
+                "change_locked",
+                format!(
                     "{} is a scheduled standard change: it was pre-approved as it stands. Cancel it and raise a new one",
                     before.reference
                 ),
-            }
-            .into());
+            ));
         }
         if draft.kind != before.kind && before.state != ChangeState::New {
-            return Err(release_desk_changes::ChangeError::Refused {
-                rule: "change_kind",
-                message: "the type of a change can only be changed while it is new".into(),
-            }
-            .into());
+            return Err(refused(
+                "change_kind",
+                "the type of a change can only be changed while it is new".into(),
+            ));
         }
         let resolved = resolve(&mut tx, &draft).await.map_err(|e| self.refail(e))?;
         sqlx::query(
@@ -324,10 +350,7 @@ impl Store {
             detail["approvals"] = json!("void: earlier decisions were for another artefact");
             if before.state == ChangeState::Authorise {
                 // A new artefact is a new request to the approvers.
-                sqlx::query("UPDATE change_records SET approval_requested_at_ms = ? WHERE id = ?")
-                    .bind(to_ms(now))
-                    .bind(id.0)
-                    .execute(&mut *tx)
+                restart_request(&mut tx, id.0, now)
                     .await
                     .map_err(|e| self.fail(e))?;
             }
@@ -339,12 +362,7 @@ impl Store {
         settle_state(&mut tx, id, &policies, now)
             .await
             .map_err(|e| self.refail(e))?;
-        let record = load_record(&mut tx, id.0)
-            .await
-            .map_err(|e| self.refail(e))?
-            .record;
-        tx.commit().await.map_err(|e| self.fail(e))?;
-        Ok(record)
+        commit_and_reload(self, tx, id).await
     }
 
     /// Takes one step of the state machine, if its guard allows it.
@@ -375,10 +393,7 @@ impl Store {
             json!({ "from": record.state.as_str(), "to": to.as_str(), "step": transition.name() });
         match &transition {
             Transition::RequestApproval => {
-                sqlx::query("UPDATE change_records SET approval_requested_at_ms = ? WHERE id = ?")
-                    .bind(to_ms(now))
-                    .bind(id.0)
-                    .execute(&mut *tx)
+                restart_request(&mut tx, id.0, now)
                     .await
                     .map_err(|e| self.fail(e))?;
             }
@@ -414,12 +429,7 @@ impl Store {
         audit(&mut tx, id.0, &by.name, "change.transition", detail, now)
             .await
             .map_err(|e| self.fail(e))?;
-        let record = load_record(&mut tx, id.0)
-            .await
-            .map_err(|e| self.refail(e))?
-            .record;
-        tx.commit().await.map_err(|e| self.fail(e))?;
-        Ok(record)
+        commit_and_reload(self, tx, id).await
     }
 
     /// Records an approval or rejection, bound to the current digest, and lets
@@ -482,12 +492,7 @@ impl Store {
         settle_state(&mut tx, id, &policies, now)
             .await
             .map_err(|e| self.refail(e))?;
-        let record = load_record(&mut tx, id.0)
-            .await
-            .map_err(|e| self.refail(e))?
-            .record;
-        tx.commit().await.map_err(|e| self.fail(e))?;
-        Ok(record)
+        commit_and_reload(self, tx, id).await
     }
 
     /// Overrides the computed risk level with a written reason. Only a change
@@ -508,21 +513,19 @@ impl Store {
             .map_err(|e| self.refail(e))?;
         let is_change_manager = by.roles.iter().any(|r| r.as_str() == "change-manager");
         if !is_change_manager || loaded.record.is_party(by.id) {
-            return Err(release_desk_changes::ChangeError::Refused {
-                rule: "risk_override",
-                message: "only a change manager who is not the requester or assignee can override the risk level".into(),
-            }
-            .into());
+            return Err(refused(
+                "risk_override",
+                "only a change manager who is not the requester or assignee can override the risk level".into(),
+            ));
         }
         if !loaded.record.state.is_editable() {
-            return Err(release_desk_changes::ChangeError::Refused {
-                rule: "change_locked",
-                message: format!(
+            return Err(refused(
+                "change_locked",
+                format!(
                     "{} has started: its risk can no longer be overridden",
                     loaded.record.reference
                 ),
-            }
-            .into());
+            ));
         }
         let computed = loaded.risk().computed;
         let o = RiskOverride {
@@ -548,12 +551,7 @@ impl Store {
         )
         .await
         .map_err(|e| self.fail(e))?;
-        let record = load_record(&mut tx, id.0)
-            .await
-            .map_err(|e| self.refail(e))?
-            .record;
-        tx.commit().await.map_err(|e| self.fail(e))?;
-        Ok(record)
+        commit_and_reload(self, tx, id).await
     }
 }
 

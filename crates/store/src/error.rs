@@ -124,6 +124,11 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Builds a [`StoreError::Malformed`] for a value read back from the file.
+pub(crate) fn malformed(what: &'static str) -> impl Fn(String) -> StoreError {
+    move |detail| StoreError::Malformed { what, detail }
+}
+
 /// SQLite's primary result codes for a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB).
 pub(crate) fn is_corruption(err: &sqlx::Error) -> bool {
     match err {
