@@ -26,6 +26,20 @@ pub struct Booking {
     pub digest: Digest,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    /// Freezes this change may go ahead in, each by someone whose role
+    /// allows it and with a reason; given for this exact planned window.
+    pub overrides: Vec<FreezeOverride>,
+}
+
+/// Permission to go ahead inside one freeze, audited where it is granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FreezeOverride {
+    #[specta(type = u32)]
+    pub rule_id: i64,
+    pub by: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Type)]
@@ -45,6 +59,19 @@ pub struct Conflict {
     pub reason: String,
     /// The freeze, window or change it collides with.
     pub with: String,
+    /// The freeze's rule, for an override to name.
+    #[specta(type = Option<u32>)]
+    pub rule_id: Option<i64>,
+    /// Set when someone allowed to has let the change go ahead in this
+    /// freeze: shown, but no longer in the way.
+    pub overridden: Option<FreezeOverride>,
+}
+
+impl Conflict {
+    /// Whether this conflict stands in the change's way.
+    pub fn blocks(&self) -> bool {
+        self.overridden.is_none()
+    }
 }
 
 fn when(t: DateTime<Utc>, zone: Tz) -> String {
@@ -93,6 +120,12 @@ pub fn conflicts(booking: &Booking, rules: &[Expanded], others: &[Booking]) -> V
                     when(o.end, zone)
                 ),
                 with: freeze.rule.title.clone(),
+                rule_id: Some(freeze.rule.id),
+                overridden: booking
+                    .overrides
+                    .iter()
+                    .find(|o| o.rule_id == freeze.rule.id)
+                    .cloned(),
             });
         }
     }
@@ -122,6 +155,8 @@ pub fn conflicts(booking: &Booking, rules: &[Expanded], others: &[Booking]) -> V
                     .map(|w| w.rule.title.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
+                rule_id: None,
+                overridden: None,
             }),
             Some(o) if end > o.end => found.push(Conflict {
                 kind: ConflictKind::OverrunsWindow,
@@ -135,6 +170,8 @@ pub fn conflicts(booking: &Booking, rules: &[Expanded], others: &[Booking]) -> V
                     .map(|w| w.rule.title.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
+                rule_id: None,
+                overridden: None,
             }),
             Some(_) => {}
         }
@@ -155,6 +192,8 @@ pub fn conflicts(booking: &Booking, rules: &[Expanded], others: &[Booking]) -> V
                     other.end.format("%H:%M")
                 ),
                 with: other.reference.clone(),
+                rule_id: None,
+                overridden: None,
             });
         }
         if booking.production
@@ -171,6 +210,8 @@ pub fn conflicts(booking: &Booking, rules: &[Expanded], others: &[Booking]) -> V
                     other.end.format("%a %-d %b %H:%M")
                 ),
                 with: other.reference.clone(),
+                rule_id: None,
+                overridden: None,
             });
         }
     }

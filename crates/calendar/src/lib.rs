@@ -11,7 +11,7 @@ mod rule;
 mod slot;
 mod view;
 
-pub use conflict::{conflicts, Booking, Conflict, ConflictKind};
+pub use conflict::{conflicts, Booking, Conflict, ConflictKind, FreezeOverride};
 pub use error::{CalendarError, Result};
 pub use expand::{expand, Expanded, Occurrence};
 pub use rule::{CalendarRule, RuleDraft, RuleKind, Scope, MAX_RULE_DURATION_MINUTES};

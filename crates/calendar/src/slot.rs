@@ -55,9 +55,10 @@ pub fn next_free_slot(
             digest: digest.clone(),
             start: *start,
             end: *start + duration,
+            overrides: Vec::new(),
         };
         conflicts(&probe, rules, bookings)
             .iter()
-            .all(|c| c.kind == ConflictKind::BeforeEarlierStages)
+            .all(|c| c.kind == ConflictKind::BeforeEarlierStages || !c.blocks())
     })
 }

@@ -234,6 +234,7 @@ fn booking(id: i64, env: &str, stage: u32, start: chrono::DateTime<Utc>, minutes
         digest: digest(0xaa),
         start,
         end: start + Duration::minutes(minutes),
+        overrides: Vec::new(),
     }
 }
 
