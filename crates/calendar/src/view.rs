@@ -54,9 +54,12 @@ pub fn view(
         .min()
         .unwrap_or(from)
         .min(from);
+    // A little past the last end, so "outside every window" can name the
+    // next opening even when it falls after the range drawn.
+    let look_ahead = latest_end + chrono::Duration::days(35);
     let expanded = rules
         .iter()
-        .map(|r| expand(r, earliest_start, latest_end))
+        .map(|r| expand(r, earliest_start, look_ahead))
         .collect::<Result<Vec<_>>>()?;
     let mut occurrences = Vec::new();
     for e in &expanded {

@@ -5,13 +5,12 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use release_desk_audit::EntryDraft;
 use release_desk_calendar::{Booking, CalendarRule, RuleDraft, RuleKind, Scope};
 use release_desk_changes::Profile;
-use release_desk_domain::{Digest, Slug};
 use serde_json::json;
 use sqlx::Row;
 
 use crate::audit::append;
 use crate::error::{malformed, Result, StoreError};
-use crate::time::{from_ms, to_ms};
+use crate::time::to_ms;
 use crate::Store;
 
 fn rule_from(r: &sqlx::sqlite::SqliteRow) -> Result<CalendarRule> {
@@ -40,18 +39,81 @@ fn rule_from(r: &sqlx::sqlite::SqliteRow) -> Result<CalendarRule> {
     })
 }
 
+pub(crate) async fn load_rules(conn: &mut sqlx::SqliteConnection) -> Result<Vec<CalendarRule>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {RULE_COLUMNS} FROM calendar_rules ORDER BY id"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(rule_from).collect()
+}
+
+fn kind_str(kind: RuleKind) -> &'static str {
+    match kind {
+        RuleKind::Window => "window",
+        RuleKind::Freeze => "freeze",
+    }
+}
+
+/// Inserts a validated rule (`id` `None`) or replaces one; returns its id.
+async fn write_rule(
+    conn: &mut sqlx::SqliteConnection,
+    id: Option<i64>,
+    rule: &CalendarRule,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let exceptions = serde_json::to_string(&rule.exceptions).unwrap_or_else(|_| "[]".into());
+    let scope = serde_json::to_string(&rule.scope).unwrap_or_else(|_| "{}".into());
+    let start = rule.start.format("%Y-%m-%dT%H:%M:%S").to_string();
+    match id {
+        None => Ok(sqlx::query_scalar(
+            "INSERT INTO calendar_rules (kind, title, zone, start_local, duration_minutes, recurrence, exceptions, scope, created_at_ms, updated_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(kind_str(rule.kind))
+        .bind(&rule.title)
+        .bind(&rule.zone)
+        .bind(&start)
+        .bind(i64::from(rule.duration_minutes))
+        .bind(&rule.recurrence)
+        .bind(&exceptions)
+        .bind(&scope)
+        .bind(to_ms(now))
+        .bind(to_ms(now))
+        .fetch_one(&mut *conn)
+        .await?),
+        Some(id) => {
+            let done = sqlx::query(
+                "UPDATE calendar_rules SET kind = ?, title = ?, zone = ?, start_local = ?, duration_minutes = ?,
+                    recurrence = ?, exceptions = ?, scope = ?, updated_at_ms = ? WHERE id = ?",
+            )
+            .bind(kind_str(rule.kind))
+            .bind(&rule.title)
+            .bind(&rule.zone)
+            .bind(&start)
+            .bind(i64::from(rule.duration_minutes))
+            .bind(&rule.recurrence)
+            .bind(&exceptions)
+            .bind(&scope)
+            .bind(to_ms(now))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::UnknownCalendarRule(id));
+            }
+            Ok(id)
+        }
+    }
+}
+
 const RULE_COLUMNS: &str =
     "id, kind, title, zone, start_local, duration_minutes, recurrence, exceptions, scope";
 
 impl Store {
     pub async fn calendar_rules(&self) -> Result<Vec<CalendarRule>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {RULE_COLUMNS} FROM calendar_rules ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        rows.iter().map(rule_from).collect()
+        let mut conn = self.pool.acquire().await.map_err(|e| self.fail(e))?;
+        load_rules(&mut conn).await.map_err(|e| self.refail(e))
     }
 
     /// Adds a rule (`id` `None`) or replaces one, audited. The draft is
@@ -67,55 +129,11 @@ impl Store {
         let checked = draft
             .validate(id.unwrap_or(0))
             .map_err(|e| StoreError::Calendar(Box::new(e)))?;
-        let kind = match checked.kind {
-            RuleKind::Window => "window",
-            RuleKind::Freeze => "freeze",
-        };
-        let exceptions = serde_json::to_string(&checked.exceptions).unwrap_or_else(|_| "[]".into());
-        let scope = serde_json::to_string(&checked.scope).unwrap_or_else(|_| "{}".into());
         let mut tx = self.begin_write().await?;
-        let id: i64 = match id {
-            None => sqlx::query_scalar(
-                "INSERT INTO calendar_rules (kind, title, zone, start_local, duration_minutes, recurrence, exceptions, scope, created_at_ms, updated_at_ms)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(kind)
-            .bind(&checked.title)
-            .bind(&checked.zone)
-            .bind(checked.start.format("%Y-%m-%dT%H:%M:%S").to_string())
-            .bind(i64::from(checked.duration_minutes))
-            .bind(&checked.recurrence)
-            .bind(&exceptions)
-            .bind(&scope)
-            .bind(to_ms(now))
-            .bind(to_ms(now))
-            .fetch_one(&mut *tx)
+        let id = write_rule(&mut tx, id, &checked, now)
             .await
-            .map_err(|e| self.fail(e))?,
-            Some(id) => {
-                let done = sqlx::query(
-                    "UPDATE calendar_rules SET kind = ?, title = ?, zone = ?, start_local = ?, duration_minutes = ?,
-                        recurrence = ?, exceptions = ?, scope = ?, updated_at_ms = ? WHERE id = ?",
-                )
-                .bind(kind)
-                .bind(&checked.title)
-                .bind(&checked.zone)
-                .bind(checked.start.format("%Y-%m-%dT%H:%M:%S").to_string())
-                .bind(i64::from(checked.duration_minutes))
-                .bind(&checked.recurrence)
-                .bind(&exceptions)
-                .bind(&scope)
-                .bind(to_ms(now))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.fail(e))?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::UnknownCalendarRule(id));
-                }
-                id
-            }
-        };
+            .map_err(|e| self.refail(e))?;
+        let kind = kind_str(checked.kind);
         append(
             &mut tx,
             EntryDraft {
@@ -180,36 +198,156 @@ impl Store {
     }
 
     /// Every open change (not yet closed, cancelled or finished implementing)
-    /// as one booking per target environment, in one read.
+    /// as one booking per target environment, with its freeze overrides.
     pub async fn bookings(&self) -> Result<Vec<Booking>> {
-        let rows = sqlx::query(
-            "SELECT c.id, s.key, e.key, e.position, e.production, a.digest, c.planned_start_ms, c.planned_end_ms
-             FROM change_records c
-             JOIN artefacts a ON a.id = c.artefact_id
-             JOIN services s ON s.id = a.service_id
-             JOIN change_environments ce ON ce.change_id = c.id
-             JOIN environments e ON e.id = ce.environment_id
-             WHERE c.state IN ('new', 'assess', 'authorise', 'scheduled', 'implement')
-             ORDER BY c.planned_start_ms, c.id, e.position",
-        )
-        .fetch_all(&self.pool)
+        let mut conn = self.pool.acquire().await.map_err(|e| self.fail(e))?;
+        crate::schedule::load_bookings(&mut conn).await
+    }
+}
+
+/// What an import would do to one rule, or did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportTarget {
+    /// The rule it replaces, when its UID is already known here.
+    #[specta(type = Option<u32>)]
+    pub replaces: Option<i64>,
+    pub replaces_title: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSummary {
+    pub added: u32,
+    pub updated: u32,
+}
+
+/// UIDs this workspace gives the rules it exports, `release-desk-rule-{id}@{domain}`.
+fn own_rule_id(uid: &str, domain: &str) -> Option<i64> {
+    uid.strip_prefix("release-desk-rule-")?
+        .strip_suffix(domain)?
+        .strip_suffix('@')?
+        .parse()
+        .ok()
+}
+
+async fn rule_for_uid(
+    conn: &mut sqlx::SqliteConnection,
+    uid: &str,
+    domain: &str,
+) -> sqlx::Result<Option<(i64, String)>> {
+    if let Some(id) = own_rule_id(uid, domain) {
+        let found: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, title FROM calendar_rules WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    sqlx::query_as("SELECT id, title FROM calendar_rules WHERE source_uid = ?")
+        .bind(uid)
+        .fetch_optional(&mut *conn)
         .await
-        .map_err(|e| self.fail(e))?;
-        rows.iter()
-            .map(|r| {
-                let id: i64 = r.get(0);
-                Ok(Booking {
-                    id,
-                    reference: release_desk_changes::ChangeId(id).to_string(),
-                    service: Slug::parse(r.get(1))?,
-                    environment: Slug::parse(r.get(2))?,
-                    stage: u32::try_from(r.get::<i64, _>(3)).unwrap_or(0),
-                    production: r.get::<i64, _>(4) == 1,
-                    digest: Digest::parse(r.get(5))?,
-                    start: from_ms(r.get(6)),
-                    end: from_ms(r.get(7)),
-                })
-            })
-            .collect()
+}
+
+impl Store {
+    /// The domain part of the UIDs this workspace's exports carry: stable for
+    /// the life of the workspace, so calendar apps update rather than duplicate.
+    pub async fn calendar_uid_domain(&self) -> Result<String> {
+        let created: Option<i64> =
+            sqlx::query_scalar("SELECT created_at_ms FROM workspace WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.fail(e))?;
+        Ok(format!("ws{}.release-desk.invalid", created.unwrap_or(0)))
+    }
+
+    /// For each UID, the rule an import would replace.
+    pub async fn import_targets(&self, uids: &[String]) -> Result<Vec<ImportTarget>> {
+        let domain = self.calendar_uid_domain().await?;
+        let mut conn = self.pool.acquire().await.map_err(|e| self.fail(e))?;
+        let mut out = Vec::with_capacity(uids.len());
+        for uid in uids {
+            let found = rule_for_uid(&mut conn, uid, &domain)
+                .await
+                .map_err(|e| self.fail(e))?;
+            out.push(ImportTarget {
+                replaces: found.as_ref().map(|f| f.0),
+                replaces_title: found.map(|f| f.1),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Adds or replaces every rule in one transaction: either all of them
+    /// land, audited one by one, or none does.
+    pub async fn import_calendar_rules(
+        &self,
+        rules: Vec<(String, RuleDraft)>,
+        source: &str,
+        by: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary> {
+        let domain = self.calendar_uid_domain().await?;
+        let mut checked = Vec::with_capacity(rules.len());
+        for (uid, draft) in rules {
+            let rule = draft
+                .validate(0)
+                .map_err(|e| StoreError::Calendar(Box::new(e)))?;
+            checked.push((uid, rule));
+        }
+        let mut tx = self.begin_write().await?;
+        let mut summary = ImportSummary {
+            added: 0,
+            updated: 0,
+        };
+        for (uid, rule) in checked {
+            let existing = rule_for_uid(&mut tx, &uid, &domain)
+                .await
+                .map_err(|e| self.fail(e))?;
+            let id = write_rule(&mut tx, existing.as_ref().map(|e| e.0), &rule, now)
+                .await
+                .map_err(|e| self.refail(e))?;
+            if existing.is_some() {
+                summary.updated += 1;
+            } else {
+                summary.added += 1;
+                // Remember where it came from, unless it is one of ours.
+                if own_rule_id(&uid, &domain).is_none() {
+                    sqlx::query("UPDATE calendar_rules SET source_uid = ? WHERE id = ?")
+                        .bind(&uid)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.fail(e))?;
+                }
+            }
+            append(
+                &mut tx,
+                EntryDraft {
+                    at: now,
+                    actor: by.name.clone(),
+                    action: "calendar.rule_imported".into(),
+                    subject: format!("calendar_rule:{id}"),
+                    detail: json!({
+                        "source": source,
+                        "uid": uid,
+                        "replaced": existing.map(|e| e.1),
+                        "kind": kind_str(rule.kind),
+                        "title": rule.title,
+                        "recurrence": rule.recurrence_text(),
+                        "durationMinutes": rule.duration_minutes,
+                        "scope": rule.scope,
+                    })
+                    .to_string(),
+                },
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        }
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        Ok(summary)
     }
 }

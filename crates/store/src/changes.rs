@@ -95,7 +95,7 @@ async fn write_children(
 }
 
 /// Loads the record for a write, refusing if it moved on since the person saw it.
-async fn load_for_write(
+pub(crate) async fn load_for_write(
     tx: &mut Transaction<'_, Sqlite>,
     id: ChangeId,
     seen: u32,
@@ -157,6 +157,50 @@ async fn commit_and_reload(
 /// A refusal by a rule of the change process, as a store error.
 fn refused(rule: &'static str, message: String) -> StoreError {
     release_desk_changes::ChangeError::Refused { rule, message }.into()
+}
+
+/// Whether `by` may change what `before` plans: its parties or a manager,
+/// while it is still being planned, and never a scheduled standard change
+/// (pre-approved exactly as it stands).
+pub(crate) fn check_editable(before: &ChangeRecord, by: &Profile) -> Result<()> {
+    check_actor(before, by)?;
+    if !before.state.is_editable() {
+        return Err(refused(
+            "change_locked",
+            format!(
+                "{} is in {}: once implementation starts the record is what was approved, and cannot be edited",
+                before.reference,
+                before.state.as_str()
+            ),
+        ));
+    }
+    if before.kind == release_desk_changes::ChangeType::Standard
+        && before.state == ChangeState::Scheduled
+    {
+        return Err(refused(
+            "change_locked",
+            format!(
+                "{} is a scheduled standard change: it was pre-approved as it stands. Cancel it and raise a new one",
+                before.reference
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Ends a write that may have changed what the approvals call for: lets the
+/// policy move the state, then commits and reads the record back.
+pub(crate) async fn settle_after_write(
+    store: &Store,
+    mut tx: Transaction<'static, Sqlite>,
+    id: ChangeId,
+    now: DateTime<Utc>,
+) -> Result<ChangeRecord> {
+    let policies = load_policies(&mut tx).await?;
+    settle_state(&mut tx, id, &policies, now)
+        .await
+        .map_err(|e| store.refail(e))?;
+    commit_and_reload(store, tx, id).await
 }
 
 async fn bump(tx: &mut Transaction<'_, Sqlite>, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
@@ -280,28 +324,7 @@ impl Store {
             .await
             .map_err(|e| self.refail(e))?
             .record;
-        check_actor(&before, by)?;
-        if !before.state.is_editable() {
-            return Err(refused(
-                "change_locked",
-                format!(
-                    "{} is in {}: once implementation starts the record is what was approved, and cannot be edited",
-                    before.reference,
-                    before.state.as_str()
-                ),
-            ));
-        }
-        if before.kind == release_desk_changes::ChangeType::Standard
-            && before.state == ChangeState::Scheduled
-        {
-            return Err(refused(
-                "change_locked",
-                format!(
-                    "{} is a scheduled standard change: it was pre-approved as it stands. Cancel it and raise a new one",
-                    before.reference
-                ),
-            ));
-        }
+        check_editable(&before, by)?;
         if draft.kind != before.kind && before.state != ChangeState::New {
             return Err(refused(
                 "change_kind",
@@ -358,11 +381,7 @@ impl Store {
         audit(&mut tx, id.0, &by.name, "change.edited", detail, now)
             .await
             .map_err(|e| self.fail(e))?;
-        let policies = load_policies(&mut tx).await?;
-        settle_state(&mut tx, id, &policies, now)
-            .await
-            .map_err(|e| self.refail(e))?;
-        commit_and_reload(self, tx, id).await
+        settle_after_write(self, tx, id, now).await
     }
 
     /// Takes one step of the state machine, if its guard allows it.
@@ -386,6 +405,9 @@ impl Store {
         let policies = load_policies(&mut tx).await?;
         let facts = guard_facts(record, &policies, &decisions, now);
         let to = next_state(record, &transition, &facts)?;
+        if matches!(transition, Transition::Start) {
+            self.refuse_if_frozen(&mut tx, record, now).await?;
+        }
         set_state(&mut tx, record, to, now)
             .await
             .map_err(|e| self.fail(e))?;

@@ -14,6 +14,7 @@ mod open;
 mod policies;
 mod profiles;
 mod records;
+mod schedule;
 mod time;
 mod workspace;
 
@@ -24,6 +25,8 @@ pub use dashboard::{Dashboard, DashboardCell, DashboardRow, DeployedVersion, Las
 pub use error::{Result, StoreError};
 pub use history::{CellHistory, HistoryEntry, HistoryPage};
 pub use open::{move_aside, supported_schema, testing, OpenReport, DATABASE_FILE};
+pub use calendar::{ImportSummary, ImportTarget};
+pub use schedule::{PlannedSlot, FREEZE_OVERRIDE_ROLES};
 pub use workspace::{LoadSummary, WorkspaceInfo};
 
 use sqlx::SqlitePool;

@@ -1,0 +1,452 @@
+//! Placing changes in time: the conflicts a change (saved, or still a draft in
+//! the form) would meet before anything is saved, moving a change on the
+//! calendar, and letting a change go ahead inside a freeze.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use release_desk_audit::EntryDraft;
+use release_desk_calendar::{
+    conflicts, expand, Booking, ConflictKind, Expanded, FreezeOverride, PlannedChange, RuleKind,
+};
+use release_desk_changes::{ArtefactRef, ChangeId, ChangeRecord, ChangeState, Profile};
+use release_desk_domain::{Digest, Slug};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use specta::Type;
+use sqlx::{Row, SqliteConnection};
+
+use crate::audit::append;
+use crate::calendar::load_rules;
+use crate::change_queries::load_record;
+use crate::changes::{check_editable, settle_after_write};
+use crate::error::{Result, StoreError};
+use crate::time::{from_ms, to_ms};
+use crate::Store;
+
+/// Roles whose holders may let a change go ahead inside a freeze. A change
+/// manager answers for the change process; a release manager schedules, and
+/// so does not get to lift the freeze on their own plan.
+pub const FREEZE_OVERRIDE_ROLES: &[&str] = &["change-manager"];
+
+/// How far past a change's end the rules are expanded, so "outside every
+/// window" can name the next opening.
+const LOOK_AHEAD_DAYS: i64 = 35;
+
+const MAX_REASON_LEN: usize = 2_000;
+
+/// Where and when a change would run, as the form or the calendar has it
+/// before saving. `change` is the record being edited or moved, if any: its
+/// own bookings are not conflicts with itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedSlot {
+    pub change: Option<ChangeId>,
+    pub artefact: ArtefactRef,
+    pub environments: Vec<Slug>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+fn refused(rule: &'static str, message: String) -> StoreError {
+    release_desk_changes::ChangeError::Refused { rule, message }.into()
+}
+
+/// Every freeze override still bound to its change's current planned window.
+async fn current_overrides(
+    conn: &mut SqliteConnection,
+) -> sqlx::Result<HashMap<i64, Vec<FreezeOverride>>> {
+    let rows = sqlx::query(
+        "SELECT o.change_id, o.rule_id, o.by_name, o.reason, o.at_ms
+         FROM freeze_overrides o JOIN change_records c ON c.id = o.change_id
+         WHERE o.planned_start_ms = c.planned_start_ms AND o.planned_end_ms = c.planned_end_ms
+         ORDER BY o.id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_change: HashMap<i64, Vec<FreezeOverride>> = HashMap::new();
+    for r in rows {
+        by_change
+            .entry(r.get(0))
+            .or_default()
+            .push(FreezeOverride {
+                rule_id: r.get(1),
+                by: r.get(2),
+                reason: r.get(3),
+                at: from_ms(r.get(4)),
+            });
+    }
+    Ok(by_change)
+}
+
+/// Every open change (not yet closed, cancelled or finished implementing)
+/// as one booking per target environment, with its freeze overrides.
+pub(crate) async fn load_bookings(conn: &mut SqliteConnection) -> Result<Vec<Booking>> {
+    let rows = sqlx::query(
+        "SELECT c.id, s.key, e.key, e.position, e.production, a.digest, c.planned_start_ms, c.planned_end_ms
+         FROM change_records c
+         JOIN artefacts a ON a.id = c.artefact_id
+         JOIN services s ON s.id = a.service_id
+         JOIN change_environments ce ON ce.change_id = c.id
+         JOIN environments e ON e.id = ce.environment_id
+         WHERE c.state IN ('new', 'assess', 'authorise', 'scheduled', 'implement')
+         ORDER BY c.planned_start_ms, c.id, e.position",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let overrides = current_overrides(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.get(0);
+            Ok(Booking {
+                id,
+                reference: ChangeId(id).to_string(),
+                service: Slug::parse(r.get(1))?,
+                environment: Slug::parse(r.get(2))?,
+                stage: u32::try_from(r.get::<i64, _>(3)).unwrap_or(0),
+                production: r.get::<i64, _>(4) == 1,
+                digest: Digest::parse(r.get(5))?,
+                start: from_ms(r.get(6)),
+                end: from_ms(r.get(7)),
+                overrides: overrides.get(&id).cloned().unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Expands every rule over `[from, to + look-ahead]`.
+fn expand_all(
+    rules: &[release_desk_calendar::CalendarRule],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Expanded>> {
+    rules
+        .iter()
+        .map(|r| expand(r, from, to + Duration::days(LOOK_AHEAD_DAYS)))
+        .collect::<release_desk_calendar::Result<Vec<_>>>()
+        .map_err(|e| StoreError::Calendar(Box::new(e)))
+}
+
+impl Store {
+    /// Refuses to start implementing a change that would run inside a freeze
+    /// nobody allowed to has overridden for it. Judged on when it would really
+    /// run: from now, for its planned length.
+    pub(crate) async fn refuse_if_frozen(
+        &self,
+        conn: &mut SqliteConnection,
+        record: &ChangeRecord,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let rules = load_rules(conn).await.map_err(|e| self.refail(e))?;
+        if !rules.iter().any(|r| r.kind == RuleKind::Freeze) {
+            return Ok(());
+        }
+        let length = record.planned_end - record.planned_start;
+        let expanded = expand_all(&rules, now, now + length)?;
+        for mut b in load_bookings(conn)
+            .await
+            .map_err(|e| self.refail(e))?
+            .into_iter()
+            .filter(|b| b.id == record.id.0)
+        {
+            b.start = now;
+            b.end = now + length;
+            if let Some(c) = conflicts(&b, &expanded, &[])
+                .into_iter()
+                .find(|c| c.kind == ConflictKind::InFreeze && c.blocks())
+            {
+                return Err(refused(
+                    "in_freeze",
+                    format!(
+                        "{} cannot start now in {}: {}. A change manager can override the freeze for it, with a reason, from the calendar",
+                        record.reference, b.environment, c.reason
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The conflicts `slot` would meet, one entry per environment, judged
+    /// against every rule and every other open change. Nothing is written.
+    pub async fn check_slot(&self, slot: &PlannedSlot) -> Result<Vec<PlannedChange>> {
+        if slot.end <= slot.start {
+            return Err(release_desk_changes::ChangeError::Invalid {
+                field: "planned end",
+                reason: "the planned end must be after the planned start".into(),
+            }
+            .into());
+        }
+        let mut conn = self.pool.acquire().await.map_err(|e| self.fail(e))?;
+        let (service, digest): (String, String) = sqlx::query_as(
+            "SELECT s.key, a.digest FROM artefacts a JOIN services s ON s.id = a.service_id
+             WHERE s.key = ? AND a.version = ?",
+        )
+        .bind(slot.artefact.service.as_str())
+        .bind(&slot.artefact.version)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| self.fail(e))?
+        .ok_or_else(|| StoreError::UnknownArtefact {
+            service: slot.artefact.service.to_string(),
+            version: slot.artefact.version.clone(),
+        })?;
+        let rules = load_rules(&mut conn).await.map_err(|e| self.refail(e))?;
+        let others = load_bookings(&mut conn).await?;
+        let own = slot.change.map(|c| c.0);
+        // Overrides stay with the change only while its window is unchanged.
+        let kept: Vec<FreezeOverride> = others
+            .iter()
+            .find(|b| Some(b.id) == own && b.start == slot.start && b.end == slot.end)
+            .map(|b| b.overrides.clone())
+            .unwrap_or_default();
+        let mut planned = Vec::new();
+        for env in &slot.environments {
+            let row = sqlx::query("SELECT position, production FROM environments WHERE key = ?")
+                .bind(env.as_str())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(|e| self.fail(e))?
+                .ok_or_else(|| StoreError::UnknownEnvironment(env.to_string()))?;
+            planned.push(Booking {
+                id: own.unwrap_or(i64::MIN),
+                reference: slot
+                    .change
+                    .map_or_else(|| "this change".to_owned(), |c| c.to_string()),
+                service: Slug::parse(&service)?,
+                environment: env.clone(),
+                stage: u32::try_from(row.get::<i64, _>(0)).unwrap_or(0),
+                production: row.get::<i64, _>(1) == 1,
+                digest: Digest::parse(&digest)?,
+                start: slot.start,
+                end: slot.end,
+                overrides: kept.clone(),
+            });
+        }
+        // The change's other stages count as it will be, not as it was.
+        let mut all: Vec<Booking> = others.into_iter().filter(|b| Some(b.id) != own).collect();
+        all.extend(planned.iter().cloned());
+        let expanded = expand_all(&rules, slot.start, slot.end)?;
+        Ok(planned
+            .into_iter()
+            .map(|b| PlannedChange {
+                conflicts: conflicts(&b, &expanded, &all),
+                booking: b,
+            })
+            .collect())
+    }
+
+    /// Moves a change to a new planned window (dragged on the calendar),
+    /// audited. Freeze overrides given for the old window no longer apply.
+    pub async fn reschedule_change(
+        &self,
+        id: ChangeId,
+        seen: u32,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        by: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<ChangeRecord> {
+        if end <= start {
+            return Err(release_desk_changes::ChangeError::Invalid {
+                field: "planned end",
+                reason: format!(
+                    "the planned end ({}) must be after the planned start ({})",
+                    end.format("%Y-%m-%d %H:%M UTC"),
+                    start.format("%Y-%m-%d %H:%M UTC")
+                ),
+            }
+            .into());
+        }
+        let mut tx = self.begin_write().await?;
+        let before = crate::changes::load_for_write(&mut tx, id, seen)
+            .await
+            .map_err(|e| self.refail(e))?
+            .record;
+        check_editable(&before, by)?;
+        sqlx::query(
+            "UPDATE change_records SET planned_start_ms = ?, planned_end_ms = ?, revision = revision + 1, updated_at_ms = ?
+             WHERE id = ?",
+        )
+        .bind(to_ms(start))
+        .bind(to_ms(end))
+        .bind(to_ms(now))
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        append(
+            &mut tx,
+            EntryDraft {
+                at: now,
+                actor: by.name.clone(),
+                action: "change.rescheduled".into(),
+                subject: format!("change:{}", id.0),
+                detail: json!({
+                    "from": { "start": before.planned_start, "end": before.planned_end },
+                    "to": { "start": start, "end": end },
+                })
+                .to_string(),
+            },
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
+        settle_after_write(self, tx, id, now).await
+    }
+
+    /// Lets one change go ahead inside one freeze: only for a holder of a
+    /// role in [`FREEZE_OVERRIDE_ROLES`] who is not a party to the change,
+    /// with a written reason, for the change's current planned window.
+    pub async fn override_freeze(
+        &self,
+        id: ChangeId,
+        rule_id: i64,
+        reason: &str,
+        by: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<ChangeRecord> {
+        let reason = reason.trim();
+        if !by
+            .roles
+            .iter()
+            .any(|r| FREEZE_OVERRIDE_ROLES.contains(&r.as_str()))
+        {
+            return Err(refused(
+                "freeze_override_role",
+                format!(
+                    "only a {} can let a change go ahead in a freeze; {} holds {}",
+                    FREEZE_OVERRIDE_ROLES.join(" or "),
+                    by.name,
+                    if by.roles.is_empty() {
+                        "no roles".to_owned()
+                    } else {
+                        by.roles
+                            .iter()
+                            .map(Slug::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            ));
+        }
+        if reason.is_empty() || reason.chars().count() > MAX_REASON_LEN {
+            return Err(release_desk_changes::ChangeError::Invalid {
+                field: "reason",
+                reason: format!(
+                    "say why this change must go ahead during the freeze (1 to {MAX_REASON_LEN} characters)"
+                ),
+            }
+            .into());
+        }
+        let mut tx = self.begin_write().await?;
+        let record = load_record(&mut tx, id.0)
+            .await
+            .map_err(|e| self.refail(e))?
+            .record;
+        if record.is_party(by.id) {
+            return Err(refused(
+                "separation_of_duties",
+                format!(
+                    "Separation of duties: you are a party to {}, so someone else must lift the freeze for it",
+                    record.reference
+                ),
+            ));
+        }
+        if !record.state.is_open() || record.state == ChangeState::Review {
+            return Err(refused(
+                "freeze_override_state",
+                format!(
+                    "{} is {}: only a change still to be implemented can be let into a freeze",
+                    record.reference,
+                    record.state.as_str()
+                ),
+            ));
+        }
+        let rules = load_rules(&mut tx).await.map_err(|e| self.refail(e))?;
+        let rule = rules
+            .iter()
+            .find(|r| r.id == rule_id)
+            .ok_or(StoreError::UnknownCalendarRule(rule_id))?;
+        if rule.kind != RuleKind::Freeze {
+            return Err(refused(
+                "not_a_freeze",
+                format!("'{}' is a release window, not a freeze", rule.title),
+            ));
+        }
+        let bookings = load_bookings(&mut tx).await?;
+        let mine: Vec<&Booking> = bookings.iter().filter(|b| b.id == id.0).collect();
+        let expanded = expand_all(std::slice::from_ref(rule), record.planned_start, record.planned_end)?;
+        let in_freeze = mine.iter().any(|b| {
+            conflicts(b, &expanded, &[])
+                .iter()
+                .any(|c| c.kind == ConflictKind::InFreeze && c.rule_id == Some(rule_id))
+        });
+        if !in_freeze {
+            return Err(refused(
+                "not_in_freeze",
+                format!(
+                    "{} is not planned inside '{}', so there is nothing to override",
+                    record.reference, rule.title
+                ),
+            ));
+        }
+        if let Some(existing) = mine
+            .iter()
+            .flat_map(|b| b.overrides.iter())
+            .find(|o| o.rule_id == rule_id)
+        {
+            return Err(refused(
+                "already_overridden",
+                format!(
+                    "{} already overrode '{}' for {} at this time",
+                    existing.by, rule.title, record.reference
+                ),
+            ));
+        }
+        let roles: Vec<&str> = by.roles.iter().map(Slug::as_str).collect();
+        sqlx::query(
+            "INSERT INTO freeze_overrides (change_id, rule_id, rule_title, planned_start_ms, planned_end_ms, reason,
+                by_profile_id, by_name, by_roles, at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.0)
+        .bind(rule_id)
+        .bind(&rule.title)
+        .bind(to_ms(record.planned_start))
+        .bind(to_ms(record.planned_end))
+        .bind(reason)
+        .bind(by.id.0)
+        .bind(&by.name)
+        .bind(json!(roles).to_string())
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        append(
+            &mut tx,
+            EntryDraft {
+                at: now,
+                actor: by.name.clone(),
+                action: "calendar.freeze_overridden".into(),
+                subject: format!("change:{}", id.0),
+                detail: json!({
+                    "freeze": rule.title,
+                    "ruleId": rule_id,
+                    "reason": reason,
+                    "roles": roles,
+                    "plannedStart": record.planned_start,
+                    "plannedEnd": record.planned_end,
+                })
+                .to_string(),
+            },
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
+        let after = load_record(&mut tx, id.0)
+            .await
+            .map_err(|e| self.refail(e))?
+            .record;
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        Ok(after)
+    }
+}
