@@ -49,6 +49,9 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             calendar::save_calendar_rule,
             calendar::delete_calendar_rule,
             calendar::next_free_calendar_slot,
+            calendar::check_schedule,
+            calendar::reschedule_change,
+            calendar::override_freeze,
         ])
 }
 

@@ -2,7 +2,11 @@
 //! with every planned change judged for conflicts, and the next free slot.
 
 use chrono::{DateTime, Duration, Utc};
-use release_desk_calendar::{expand, next_free_slot, view, CalendarRule, CalendarView, RuleDraft};
+use release_desk_calendar::{
+    expand, next_free_slot, view, CalendarRule, CalendarView, PlannedChange, RuleDraft,
+};
+use release_desk_changes::{ChangeId, ChangeRecord};
+use release_desk_store::PlannedSlot;
 use release_desk_domain::{Digest, Slug};
 use tauri::State;
 
@@ -105,4 +109,59 @@ pub async fn next_free_calendar_slot(
         &bookings,
         &any,
     ))
+}
+
+/// The conflicts a change would meet where and when the form or the calendar
+/// has it, before anything is saved.
+#[tauri::command]
+#[specta::specta]
+pub async fn check_schedule(
+    state: State<'_, AppState>,
+    slot: PlannedSlot,
+) -> Result<Vec<PlannedChange>> {
+    let store = state.store().await?;
+    checked(&state, store.check_slot(&slot).await).await
+}
+
+/// Moves a change to a new planned window (dragged on the calendar).
+#[tauri::command]
+#[specta::specta]
+pub async fn reschedule_change(
+    state: State<'_, AppState>,
+    id: ChangeId,
+    revision: u32,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<ChangeRecord> {
+    let by = state.current_profile().await?;
+    let store = state.store().await?;
+    let record = checked(
+        &state,
+        store
+            .reschedule_change(id, revision, start, end, &by, Utc::now())
+            .await,
+    )
+    .await?;
+    state.refresh_title().await;
+    Ok(record)
+}
+
+/// Lets a change go ahead inside a freeze: a change manager's call, with a reason.
+#[tauri::command]
+#[specta::specta]
+pub async fn override_freeze(
+    state: State<'_, AppState>,
+    change: ChangeId,
+    rule: u32,
+    reason: String,
+) -> Result<ChangeRecord> {
+    let by = state.current_profile().await?;
+    let store = state.store().await?;
+    checked(
+        &state,
+        store
+            .override_freeze(change, i64::from(rule), &reason, &by, Utc::now())
+            .await,
+    )
+    .await
 }

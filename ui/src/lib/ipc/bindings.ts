@@ -62,6 +62,15 @@ export const commands = {
 	 *  booking conflict.
 	 */
 	nextFreeCalendarSlot: (service: Slug, environment: Slug, minutes: number, from: string) => typedError<string | null, AppError>(__TAURI_INVOKE("next_free_calendar_slot", { service, environment, minutes, from })),
+	/**
+	 *  The conflicts a change would meet where and when the form or the calendar
+	 *  has it, before anything is saved.
+	 */
+	checkSchedule: (slot: PlannedSlot) => typedError<PlannedChange[], AppError>(__TAURI_INVOKE("check_schedule", { slot })),
+	/**  Moves a change to a new planned window (dragged on the calendar). */
+	rescheduleChange: (id: ChangeId, revision: number, start: string, end: string) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("reschedule_change", { id, revision, start, end })),
+	/**  Lets a change go ahead inside a freeze: a change manager's call, with a reason. */
+	overrideFreeze: (change: ChangeId, rule: number, reason: string) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("override_freeze", { change, rule, reason })),
 };
 
 /* Types */
@@ -165,6 +174,11 @@ export type Booking = {
 	digest: Digest,
 	start: string,
 	end: string,
+	/**
+	 *  Freezes this change may go ahead in, each by someone whose role
+	 *  allows it and with a reason; given for this exact planned window.
+	 */
+	overrides: FreezeOverride[],
 };
 
 export type BoundArtefact = {
@@ -338,6 +352,13 @@ export type Conflict = {
 	reason: string,
 	/**  The freeze, window or change it collides with. */
 	with: string,
+	/**  The freeze's rule, for an override to name. */
+	ruleId: number | null,
+	/**
+	 *  Set when someone allowed to has let the change go ahead in this
+	 *  freeze: shown, but no longer in the way.
+	 */
+	overridden: FreezeOverride | null,
 };
 
 export type ConflictKind = "inFreeze" | "outsideWindows" | "overrunsWindow" | "overlaps" | "beforeEarlierStages";
@@ -485,6 +506,14 @@ export type ExportedPack = {
 	chainIntact: boolean,
 };
 
+/**  Permission to go ahead inside one freeze, audited where it is granted. */
+export type FreezeOverride = {
+	ruleId: number,
+	by: string,
+	reason: string,
+	at: string,
+};
+
 export type HistoryEntry = {
 	id: number,
 	artefactName: string,
@@ -546,6 +575,19 @@ export type Outcome = "succeeded" | "failed" | "in_progress" | "rolled_back";
 export type PlannedChange = {
 	booking: Booking,
 	conflicts: Conflict[],
+};
+
+/**
+ *  Where and when a change would run, as the form or the calendar has it
+ *  before saving. `change` is the record being edited or moved, if any: its
+ *  own bookings are not conflicts with itself.
+ */
+export type PlannedSlot = {
+	change: ChangeId | null,
+	artefact: ArtefactRef,
+	environments: Slug[],
+	start: string,
+	end: string,
 };
 
 export type Preferences = {
