@@ -52,6 +52,12 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             calendar::check_schedule,
             calendar::reschedule_change,
             calendar::override_freeze,
+            calendar::calendar_rules,
+            calendar::preview_calendar_rule,
+            calendar::export_calendar_ics,
+            calendar::preview_ics_import,
+            calendar::import_ics,
+            calendar::report_calendar_rendered,
         ])
 }
 

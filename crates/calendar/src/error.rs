@@ -20,6 +20,15 @@ pub enum CalendarError {
 
     #[error("{local} does not exist in {zone}: the clocks go forward then. Choose a time outside the skipped hour")]
     SkippedTime { local: String, zone: String },
+
+    /// An iCalendar file that cannot be imported; `line` is the 1-based
+    /// physical line in the file, `field` the property or part at fault.
+    #[error("line {line}: {field}: {reason}")]
+    Ics {
+        line: u32,
+        field: String,
+        reason: String,
+    },
 }
 
 impl CalendarError {
@@ -29,6 +38,7 @@ impl CalendarError {
             Self::UnknownZone { .. } => "unknown_time_zone",
             Self::InvalidRecurrence { .. } => "invalid_recurrence",
             Self::SkippedTime { .. } => "skipped_local_time",
+            Self::Ics { .. } => "invalid_ics",
         }
     }
 }

@@ -76,3 +76,25 @@ pub fn expand(rule: &CalendarRule, from: DateTime<Utc>, to: DateTime<Utc>) -> Re
         occurrences,
     })
 }
+
+/// The next `count` occurrences of `rule` that end after `from`, for showing a
+/// person what a rule they are writing will do.
+pub fn upcoming(rule: &CalendarRule, from: DateTime<Utc>, count: u16) -> Result<Vec<Occurrence>> {
+    let tz = rule.tz()?;
+    let rtz = rrule::Tz::Tz(tz);
+    let duration = rule.duration();
+    let after = (from - duration).with_timezone(&rtz);
+    let result = rule.recurrence_set()?.after(after).all(count);
+    Ok(result
+        .dates
+        .into_iter()
+        .map(|d| {
+            let start = d.with_timezone(&Utc);
+            Occurrence {
+                start,
+                end: start + duration,
+            }
+        })
+        .filter(|o| o.end > from)
+        .collect())
+}

@@ -7,13 +7,15 @@
 mod conflict;
 mod error;
 mod expand;
+mod ics;
 mod rule;
 mod slot;
 mod view;
 
 pub use conflict::{conflicts, Booking, Conflict, ConflictKind, FreezeOverride};
 pub use error::{CalendarError, Result};
-pub use expand::{expand, Expanded, Occurrence};
+pub use expand::{expand, upcoming, Expanded, Occurrence};
+pub use ics::{parse_ics, to_ics, IcsExport, IcsImport, ImportedRule, SkippedItem, MAX_ICS_BYTES};
 pub use rule::{CalendarRule, RuleDraft, RuleKind, Scope, MAX_RULE_DURATION_MINUTES};
 pub use slot::next_free_slot;
 pub use view::{view, CalendarView, PlannedChange, RuleOccurrence};

@@ -514,3 +514,34 @@ fn the_view_lists_occurrences_in_range_and_judges_each_change_whole() {
         [ConflictKind::OverrunsWindow]
     );
 }
+
+#[test]
+fn upcoming_lists_the_next_occurrences_from_now_including_one_under_way() {
+    let rule = RuleDraft {
+        kind: RuleKind::Window,
+        title: "Tuesday and Thursday".into(),
+        zone: "Europe/London".into(),
+        start: chrono::NaiveDate::from_ymd_opt(2026, 10, 20)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap(),
+        duration_minutes: 120,
+        recurrence: Some("FREQ=WEEKLY;BYDAY=TU,TH".into()),
+        exceptions: vec![],
+        scope: Scope::default(),
+    }
+    .validate(1)
+    .unwrap();
+    // Tuesday 24 November 2026, 10:00 UTC: the 09:00–11:00 window is open.
+    let now = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+    let next = crate::upcoming(&rule, now, 3).unwrap();
+    let starts: Vec<_> = next.iter().map(|o| o.start).collect();
+    assert_eq!(
+        starts,
+        [
+            Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
+        ]
+    );
+}

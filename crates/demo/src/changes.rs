@@ -2,7 +2,8 @@
 //! they are working on, as a script the app plays through its ordinary,
 //! audited store calls, so the demo's audit log is a real chain.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use release_desk_calendar::{RuleDraft, RuleKind, Scope};
 use release_desk_changes::{
     ArtefactRef, ChangeDraft, ChangeType, CloseOutcome, Link, LinkKind, ProfileDraft, Transition,
     Verdict,
@@ -37,6 +38,9 @@ pub struct ScriptedChange {
 pub struct ChangeScript {
     pub profiles: Vec<ProfileDraft>,
     pub changes: Vec<ScriptedChange>,
+    /// Release windows and freezes, saved by Dan after the changes are played
+    /// (so the start gate judges the scripted past by the rules of its time).
+    pub calendar: Vec<RuleDraft>,
 }
 
 const PRIYA: usize = 0;
@@ -307,7 +311,108 @@ pub fn demo_changes(seed: &WorkspaceSeed, now: DateTime<Utc>) -> ChangeScript {
             steps: vec![],
         },
     ];
-    ChangeScript { profiles, changes }
+    let calendar = demo_calendar(now);
+    ChangeScript {
+        profiles,
+        changes,
+        calendar,
+    }
+}
+
+/// Acme Health's release calendar, relative to `now` so the demo shows the
+/// same picture whenever it is loaded: production windows on the next two
+/// working days' weekdays, non-production hours every day, a UAT data refresh
+/// freeze across the UAT change planned for tomorrow (a conflict to resolve),
+/// the month-end finance freeze for payments, and the Christmas freeze.
+pub fn demo_calendar(now: DateTime<Utc>) -> Vec<RuleDraft> {
+    let day = |d: chrono::NaiveDate| match d.weekday() {
+        chrono::Weekday::Mon => "MO",
+        chrono::Weekday::Tue => "TU",
+        chrono::Weekday::Wed => "WE",
+        chrono::Weekday::Thu => "TH",
+        chrono::Weekday::Fri => "FR",
+        chrono::Weekday::Sat => "SA",
+        chrono::Weekday::Sun => "SU",
+    };
+    let today = now.date_naive();
+    let tomorrow = today + Duration::days(1);
+    let first = today - Duration::days(56);
+    let at = |d: NaiveDate, h: u32| d.and_hms_opt(h, 0, 0).unwrap_or_default();
+    let rule = |kind,
+                title: &str,
+                zone: &str,
+                start,
+                minutes,
+                recurrence: Option<String>,
+                envs: &[&str],
+                services: &[&str]| RuleDraft {
+        kind,
+        title: title.into(),
+        zone: zone.into(),
+        start,
+        duration_minutes: minutes,
+        recurrence,
+        exceptions: vec![],
+        scope: Scope {
+            environments: envs.iter().map(|e| slug(e)).collect(),
+            services: services.iter().map(|s| slug(s)).collect(),
+        },
+    };
+    let mut days = [day(tomorrow), day(tomorrow + Duration::days(2))];
+    days.sort_unstable();
+    let christmas = NaiveDate::from_ymd_opt(today.year() - 1, 12, 19).unwrap_or(first);
+    vec![
+        rule(
+            RuleKind::Window,
+            "Production release window",
+            "Europe/London",
+            at(first, 9),
+            4 * 60,
+            Some(format!("FREQ=WEEKLY;BYDAY={}", days.join(","))),
+            &["production"],
+            &[],
+        ),
+        rule(
+            RuleKind::Window,
+            "Non-production hours",
+            "Europe/London",
+            at(first, 7),
+            12 * 60,
+            Some("FREQ=DAILY".into()),
+            &["dev", "test", "uat", "preprod"],
+            &[],
+        ),
+        rule(
+            RuleKind::Freeze,
+            "UAT data refresh",
+            "UTC",
+            at(tomorrow, 11),
+            3 * 60,
+            None,
+            &["uat"],
+            &[],
+        ),
+        rule(
+            RuleKind::Freeze,
+            "Month-end finance freeze",
+            "Europe/London",
+            at(first, 0),
+            24 * 60,
+            Some("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1".into()),
+            &["production"],
+            &["payments-api"],
+        ),
+        rule(
+            RuleKind::Freeze,
+            "Christmas and New Year change freeze",
+            "Europe/London",
+            at(christmas, 0),
+            16 * 24 * 60,
+            Some("FREQ=YEARLY".into()),
+            &[],
+            &[],
+        ),
+    ]
 }
 
 /// Plays the script through the store's ordinary, audited calls.
@@ -348,6 +453,12 @@ pub async fn play(
                 }
             };
         }
+    }
+    // Dan keeps the calendar.
+    for rule in &script.calendar {
+        store
+            .save_calendar_rule(None, rule.clone(), &people[DAN], now)
+            .await?;
     }
     Ok(())
 }
@@ -392,6 +503,30 @@ mod tests {
         assert_eq!(queue.len(), 3, "{titles:?}");
         assert!(!titles.iter().any(|t| t.contains("synonym")));
         assert!(store.verify_audit().await.unwrap().intact);
+        // The calendar: five rules, and the UAT change tomorrow meets the
+        // data refresh freeze while the production change sits in its window.
+        let rules = store.calendar_rules().await.unwrap();
+        assert_eq!(rules.len(), 5);
+        let bookings = store.bookings().await.unwrap();
+        let v =
+            release_desk_calendar::view(&rules, &bookings, now, now + Duration::days(7)).unwrap();
+        let uat = v
+            .changes
+            .iter()
+            .find(|c| c.booking.environment.as_str() == "uat" && c.booking.start > now)
+            .unwrap();
+        assert!(
+            uat.conflicts
+                .iter()
+                .any(|c| c.reason.contains("UAT data refresh")),
+            "{uat:?}"
+        );
+        let payments = v
+            .changes
+            .iter()
+            .find(|c| c.booking.service.as_str() == "payments-api")
+            .unwrap();
+        assert!(payments.conflicts.is_empty(), "{:?}", payments.conflicts);
         assert!(
             store.current_profile().await.unwrap().is_none(),
             "the person chooses who they are"

@@ -19,13 +19,13 @@ mod time;
 mod workspace;
 
 pub use audit::{AuditEntry, AuditVerification};
+pub use calendar::{ImportSummary, ImportTarget};
 pub use change_queries::{ChangeDetail, ChangeSummary, QueueItem, StepOption};
 pub use choices::{ArtefactChoice, ServiceChoice};
 pub use dashboard::{Dashboard, DashboardCell, DashboardRow, DeployedVersion, LastDeployment};
 pub use error::{Result, StoreError};
 pub use history::{CellHistory, HistoryEntry, HistoryPage};
 pub use open::{move_aside, supported_schema, testing, OpenReport, DATABASE_FILE};
-pub use calendar::{ImportSummary, ImportTarget};
 pub use schedule::{PlannedSlot, FREEZE_OVERRIDE_ROLES};
 pub use workspace::{LoadSummary, WorkspaceInfo};
 

@@ -66,15 +66,12 @@ async fn current_overrides(
     .await?;
     let mut by_change: HashMap<i64, Vec<FreezeOverride>> = HashMap::new();
     for r in rows {
-        by_change
-            .entry(r.get(0))
-            .or_default()
-            .push(FreezeOverride {
-                rule_id: r.get(1),
-                by: r.get(2),
-                reason: r.get(3),
-                at: from_ms(r.get(4)),
-            });
+        by_change.entry(r.get(0)).or_default().push(FreezeOverride {
+            rule_id: r.get(1),
+            by: r.get(2),
+            reason: r.get(3),
+            at: from_ms(r.get(4)),
+        });
     }
     Ok(by_change)
 }
@@ -375,7 +372,11 @@ impl Store {
         }
         let bookings = load_bookings(&mut tx).await?;
         let mine: Vec<&Booking> = bookings.iter().filter(|b| b.id == id.0).collect();
-        let expanded = expand_all(std::slice::from_ref(rule), record.planned_start, record.planned_end)?;
+        let expanded = expand_all(
+            std::slice::from_ref(rule),
+            record.planned_start,
+            record.planned_end,
+        )?;
         let in_freeze = mine.iter().any(|b| {
             conflicts(b, &expanded, &[])
                 .iter()

@@ -128,14 +128,7 @@ async fn scheduled(store: &Store, p: &People, d: ChangeDraft) -> ChangeRecord {
         .await
         .unwrap();
     let r = store
-        .decide(
-            r.id,
-            r.revision,
-            Verdict::Approve,
-            "fine",
-            &p.sam,
-            now(),
-        )
+        .decide(r.id, r.revision, Verdict::Approve, "fine", &p.sam, now())
         .await
         .unwrap();
     assert_eq!(r.state, ChangeState::Scheduled);
@@ -165,7 +158,10 @@ async fn a_draft_is_judged_before_saving_and_a_move_is_audited() {
         "checking writes nothing"
     );
 
-    let r = store.raise_change(d.clone(), &p.priya, now()).await.unwrap();
+    let r = store
+        .raise_change(d.clone(), &p.priya, now())
+        .await
+        .unwrap();
     // Checked as itself, it does not overlap itself; a second change would.
     let own = store.check_slot(&slot(&d, Some(&r))).await.unwrap();
     assert_eq!(own[0].conflicts.len(), 1, "{:?}", own[0].conflicts);
@@ -195,7 +191,9 @@ async fn a_draft_is_judged_before_saving_and_a_move_is_audited() {
     let trail = store.audit_of(&format!("change:{}", r.id.0)).await.unwrap();
     let last = trail.last().unwrap();
     assert_eq!(last.action, "change.rescheduled");
-    assert!(last.detail.contains(&next_day.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    assert!(last
+        .detail
+        .contains(&next_day.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
     let mut d2 = d.clone();
     d2.planned_start = moved.planned_start;
     d2.planned_end = moved.planned_end;
@@ -205,7 +203,14 @@ async fn a_draft_is_judged_before_saving_and_a_move_is_audited() {
 
     // The revision the person saw, and a window that ends before it starts.
     let stale = store
-        .reschedule_change(r.id, r.revision, day, day + Duration::hours(1), &p.priya, now())
+        .reschedule_change(
+            r.id,
+            r.revision,
+            day,
+            day + Duration::hours(1),
+            &p.priya,
+            now(),
+        )
         .await
         .unwrap_err();
     assert_eq!(stale.code(), "stale_change");
@@ -224,7 +229,14 @@ async fn a_draft_is_judged_before_saving_and_a_move_is_audited() {
     assert!(backwards.to_string().contains("planned end"));
     // Someone who is neither a party nor a manager cannot move it.
     let outsider = store
-        .reschedule_change(r.id, moved.revision, day, day + Duration::hours(1), &p.jo, now())
+        .reschedule_change(
+            r.id,
+            moved.revision,
+            day,
+            day + Duration::hours(1),
+            &p.jo,
+            now(),
+        )
         .await
         .unwrap_err();
     assert_eq!(outsider.code(), "transition_actor");
@@ -256,7 +268,12 @@ async fn only_a_change_manager_who_is_not_a_party_lifts_a_freeze_with_a_reason()
         )
         .await
         .unwrap();
-    let r = scheduled(&store, &p, draft(&store, now() + Duration::hours(1), 60).await).await;
+    let r = scheduled(
+        &store,
+        &p,
+        draft(&store, now() + Duration::hours(1), 60).await,
+    )
+    .await;
 
     // Starting inside the freeze is refused, naming it.
     let err = store
@@ -318,7 +335,9 @@ async fn only_a_change_manager_who_is_not_a_party_lifts_a_freeze_with_a_reason()
         .find(|e| e.action == "calendar.freeze_overridden")
         .unwrap();
     assert_eq!(entry.actor, "Sam");
-    assert!(entry.detail.contains("Card scheme deadline") && entry.detail.contains("Winter freeze"));
+    assert!(
+        entry.detail.contains("Card scheme deadline") && entry.detail.contains("Winter freeze")
+    );
 
     // The calendar shows the freeze, overridden, no longer in the way.
     let bookings = store.bookings().await.unwrap();
@@ -351,7 +370,10 @@ async fn moving_a_change_voids_its_freeze_override_and_parties_cannot_override()
         .unwrap();
     let mut d = draft(&store, start + Duration::hours(3), 60).await;
     d.assignee = Some(p.dan.id);
-    let r = store.raise_change(d.clone(), &p.priya, now()).await.unwrap();
+    let r = store
+        .raise_change(d.clone(), &p.priya, now())
+        .await
+        .unwrap();
     let party = store
         .override_freeze(r.id, f.id, "mine", &p.dan, now())
         .await
@@ -362,13 +384,22 @@ async fn moving_a_change_voids_its_freeze_override_and_parties_cannot_override()
         .await
         .unwrap();
     assert_eq!(store.bookings().await.unwrap()[0].overrides.len(), 1);
-    assert!(store.check_slot(&slot(&d, Some(&r))).await.unwrap()[0].conflicts[0]
-        .overridden
-        .is_some());
+    assert!(
+        store.check_slot(&slot(&d, Some(&r))).await.unwrap()[0].conflicts[0]
+            .overridden
+            .is_some()
+    );
 
     let later = start + Duration::hours(5);
     store
-        .reschedule_change(r.id, r.revision, later, later + Duration::hours(1), &p.priya, now())
+        .reschedule_change(
+            r.id,
+            r.revision,
+            later,
+            later + Duration::hours(1),
+            &p.priya,
+            now(),
+        )
         .await
         .unwrap();
     let booking = store
@@ -426,7 +457,10 @@ async fn an_import_lands_whole_or_not_at_all_and_importing_again_updates() {
         .unwrap();
     assert_eq!((done.added, done.updated), (2, 0));
     let targets = store.import_targets(&uids).await.unwrap();
-    assert_eq!(targets[0].replaces_title.as_deref(), Some("Christmas freeze"));
+    assert_eq!(
+        targets[0].replaces_title.as_deref(),
+        Some("Christmas freeze")
+    );
 
     // Again, with a change: the same two rules, updated.
     let mut renamed = items.clone();
@@ -438,7 +472,9 @@ async fn an_import_lands_whole_or_not_at_all_and_importing_again_updates() {
     assert_eq!((done.added, done.updated), (0, 2));
     let rules = store.calendar_rules().await.unwrap();
     assert_eq!(rules.len(), 2);
-    assert!(rules.iter().any(|r| r.title == "Christmas and New Year freeze"));
+    assert!(rules
+        .iter()
+        .any(|r| r.title == "Christmas and New Year freeze"));
 
     // Our own export's UIDs find their rules.
     let domain = store.calendar_uid_domain().await.unwrap();

@@ -59,9 +59,10 @@ export const commands = {
 	/**
 	 *  The earliest start from `from` (within 180 days) at which a change of
 	 *  `minutes` to this service and environment meets no window, freeze or
-	 *  booking conflict.
+	 *  booking conflict. `moving` is a change being moved: its own bookings are
+	 *  not in its way.
 	 */
-	nextFreeCalendarSlot: (service: Slug, environment: Slug, minutes: number, from: string) => typedError<string | null, AppError>(__TAURI_INVOKE("next_free_calendar_slot", { service, environment, minutes, from })),
+	nextFreeCalendarSlot: (service: Slug, environment: Slug, minutes: number, from: string, moving: ChangeId | null) => typedError<string | null, AppError>(__TAURI_INVOKE("next_free_calendar_slot", { service, environment, minutes, from, moving })),
 	/**
 	 *  The conflicts a change would meet where and when the form or the calendar
 	 *  has it, before anything is saved.
@@ -71,6 +72,33 @@ export const commands = {
 	rescheduleChange: (id: ChangeId, revision: number, start: string, end: string) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("reschedule_change", { id, revision, start, end })),
 	/**  Lets a change go ahead inside a freeze: a change manager's call, with a reason. */
 	overrideFreeze: (change: ChangeId, rule: number, reason: string) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("override_freeze", { change, rule, reason })),
+	/**  Every rule, as saved (for editing and for the rule panel). */
+	calendarRules: () => typedError<CalendarRule[], AppError>(__TAURI_INVOKE("calendar_rules")),
+	/**
+	 *  A rule being written: refused with the field named, or its next few
+	 *  occurrences. Nothing is saved.
+	 */
+	previewCalendarRule: (draft: RuleDraft) => typedError<Occurrence[], AppError>(__TAURI_INVOKE("preview_calendar_rule", { draft })),
+	/**
+	 *  Writes every rule (with its recurrence) and every open planned change to
+	 *  an RFC 5545 file in the data folder's `calendar/`, atomically.
+	 */
+	exportCalendarIcs: () => typedError<ExportedCalendar, AppError>(__TAURI_INVOKE("export_calendar_ics")),
+	/**
+	 *  What importing `text` would do, without doing it. A malformed, huge or
+	 *  hostile file is refused with the line and field named.
+	 */
+	previewIcsImport: (text: string) => typedError<ImportPreview, AppError>(__TAURI_INVOKE("preview_ics_import", { text })),
+	/**
+	 *  Imports every window and freeze in `text`, all or nothing, audited.
+	 *  `kinds` lets the person settle guessed kinds, by UID.
+	 */
+	importIcs: (text: string, fileName: string, kinds: ([string, RuleKind])[]) => typedError<ImportSummary, AppError>(__TAURI_INVOKE("import_ics", { text, fileName, kinds })),
+	/**
+	 *  The calendar reports how long a range took from asking to drawn; the log
+	 *  keeps it, and `make bench` reads it from the app's output.
+	 */
+	reportCalendarRendered: (view: string, events: number, ms: number) => __TAURI_INVOKE<void>("report_calendar_rendered", { view, events, ms }),
 };
 
 /* Types */
@@ -499,6 +527,12 @@ export type ExpiryAction =
  */
 { action: "escalate"; to: Slug };
 
+/**  Where an exported calendar was written, and how many events it holds. */
+export type ExportedCalendar = {
+	path: string,
+	events: number,
+};
+
 /**  Where an exported pack was written. */
 export type ExportedPack = {
 	json: string,
@@ -538,6 +572,41 @@ export type HistoryPage = {
 	after: [string, number] | null,
 	/**  At most this many entries (1–500; default 100). */
 	limit: number | null,
+};
+
+export type ImportPreview = {
+	rules: PreviewRule[],
+	skipped: SkippedItem[],
+};
+
+export type ImportSummary = {
+	added: number,
+	updated: number,
+};
+
+/**  What an import would do to one rule, or did. */
+export type ImportTarget = {
+	/**  The rule it replaces, when its UID is already known here. */
+	replaces: number | null,
+	replacesTitle: string | null,
+};
+
+/**  One event as a rule. `draft` has passed `RuleDraft::validate`. */
+export type ImportedRule = {
+	/**
+	 *  The event's UID (empty when it has none); a moved occurrence of a
+	 *  series is `{uid}#{RECURRENCE-ID value}`. Lets a re-import update
+	 *  rather than duplicate.
+	 */
+	uid: string,
+	/**  Line of the event's `BEGIN:VEVENT`. */
+	line: number,
+	draft: RuleDraft,
+	/**
+	 *  Whether window-or-freeze was guessed from the summary and categories
+	 *  (the file had no `X-RELEASE-DESK-KIND`), so the UI can ask.
+	 */
+	kindGuessed: boolean,
 };
 
 export type LastDeployment = {
@@ -592,6 +661,15 @@ export type PlannedSlot = {
 
 export type Preferences = {
 	theme: ThemePreference,
+};
+
+/**
+ *  One rule an import would add, and the rule it would replace if its UID
+ *  is already known here.
+ */
+export type PreviewRule = {
+	imported: ImportedRule,
+	target: ImportTarget,
 };
 
 /**  A validated local profile. */
@@ -734,6 +812,15 @@ export type Session = {
 	profiles: Profile[],
 	knownRoles: RoleInfo[],
 	pending: number,
+};
+
+/**  A component that was deliberately not imported. */
+export type SkippedItem = {
+	/**  Line of the component's `BEGIN:`. */
+	line: number,
+	/**  e.g. `VEVENT 'CHG-12 payments-api → prod'`. */
+	what: string,
+	reason: string,
 };
 
 /**  A stable key such as `payments-api` or `preprod`. */

@@ -1,0 +1,82 @@
+import type { CalendarView, ChangeSummary, Environment, PlannedChange } from '$ipc';
+import { describe, expect, it } from 'vitest';
+import { blocking, environmentColour, noFilters, toEvents } from './events';
+
+const envs: Environment[] = [
+	{ key: 'dev', name: 'Development', production: false },
+	{ key: 'uat', name: 'UAT', production: false },
+	{ key: 'production', name: 'Production', production: true }
+];
+const digest = `sha256:${'ab'.repeat(32)}`;
+
+function planned(id: number, env: string, service: string, conflicts: PlannedChange['conflicts'] = []): PlannedChange {
+	return {
+		booking: { id, reference: `CHG-000${id}`, service, environment: env, stage: envs.findIndex((e) => e.key === env), production: env === 'production', digest, start: '2026-11-24T10:00:00Z', end: '2026-11-24T11:00:00Z', overrides: [] },
+		conflicts
+	};
+}
+
+function summary(id: number, kind: ChangeSummary['kind'], state: ChangeSummary['state']): ChangeSummary {
+	return { id, reference: `CHG-000${id}`, kind, state, title: `Change ${id}`, service: 'payments-api', version: '1.0.0', environments: ['uat'], plannedStart: '2026-11-24T10:00:00Z', plannedEnd: '2026-11-24T11:00:00Z', requesterName: 'Priya Shah', risk: 'high', updatedAt: '2026-11-22T10:00:00Z' };
+}
+
+const freeze = {
+	kind: 'inFreeze' as const,
+	reason: "inside the freeze 'UAT refresh'",
+	with: 'UAT refresh',
+	ruleId: 3,
+	overridden: null
+};
+
+const view: CalendarView = {
+	from: '2026-11-23T00:00:00Z',
+	to: '2026-11-30T00:00:00Z',
+	occurrences: [
+		{ ruleId: 1, kind: 'window', title: 'Prod window', zone: 'Europe/London', scope: { environments: ['production'], services: [] }, occurrence: { start: '2026-11-24T09:00:00Z', end: '2026-11-24T13:00:00Z' } },
+		{ ruleId: 3, kind: 'freeze', title: 'UAT refresh', zone: 'UTC', scope: { environments: ['uat'], services: [] }, occurrence: { start: '2026-11-24T09:00:00Z', end: '2026-11-24T12:00:00Z' } }
+	],
+	changes: [planned(1, 'uat', 'payments-api', [freeze]), planned(2, 'production', 'identity-service')]
+};
+
+describe('calendar events', () => {
+	it('draws windows as backgrounds, freezes as background and a labelled bar, and changes once per environment', () => {
+		const events = toEvents(view, [summary(1, 'normal', 'authorise'), summary(2, 'standard', 'scheduled')], envs, noFilters);
+		expect(events.map((e) => e.id)).toEqual([
+			'rule-1-2026-11-24T09:00:00Z-bg',
+			'rule-3-2026-11-24T09:00:00Z-bg',
+			'rule-3-2026-11-24T09:00:00Z',
+			'change-1-uat',
+			'change-2-production'
+		]);
+		const [windowBg, , freezeBar, uat, prod] = events;
+		expect(windowBg.display).toBe('background');
+		expect(freezeBar.title).toBe('Freeze: UAT refresh');
+		expect(freezeBar.editable).toBe(false);
+		expect(uat.classNames).toContain('rd-conflict');
+		expect(uat.title).toBe('CHG-0001 Change 1');
+		expect(uat.startEditable).toBe(true);
+		// A scheduled standard change was pre-approved as it stands: not draggable.
+		expect(prod.startEditable).toBe(false);
+		expect(prod.classNames).toContain('rd-clear');
+		expect(prod.backgroundColor).toBe(environmentColour(envs[2], envs));
+		expect(uat.backgroundColor).not.toBe(prod.backgroundColor);
+	});
+
+	it('filters by environment, service and type, keeping rules that apply to all', () => {
+		const summaries = [summary(1, 'normal', 'authorise'), summary(2, 'standard', 'scheduled')];
+		const prodOnly = toEvents(view, summaries, envs, { ...noFilters, environment: 'production' });
+		expect(prodOnly.map((e) => e.id)).toEqual(['rule-1-2026-11-24T09:00:00Z-bg', 'change-2-production']);
+		const bySvc = toEvents(view, summaries, envs, { ...noFilters, service: 'identity-service' });
+		expect(bySvc.filter((e) => e.id.startsWith('change')).map((e) => e.id)).toEqual(['change-2-production']);
+		const normal = toEvents(view, summaries, envs, { ...noFilters, kind: 'normal' });
+		expect(normal.filter((e) => e.id.startsWith('change')).map((e) => e.id)).toEqual(['change-1-uat']);
+	});
+
+	it('an overridden freeze is shown but does not count as in the way', () => {
+		const overridden = { ...freeze, overridden: { ruleId: 3, by: 'Tom Okafor', reason: 'Deadline', at: '2026-11-22T10:00:00Z' } };
+		expect(blocking([freeze, overridden])).toEqual([freeze]);
+		const v = { ...view, changes: [planned(1, 'uat', 'payments-api', [overridden])] };
+		const [change] = toEvents(v, [summary(1, 'normal', 'authorise')], envs, noFilters).filter((e) => e.id.startsWith('change'));
+		expect(change.classNames).toContain('rd-clear');
+	});
+});

@@ -1,0 +1,138 @@
+// The calendar's data as the event-calendar component draws it: release
+// windows and freezes as shaded backgrounds (freezes also as a labelled bar),
+// and each planned change once per environment, coloured by environment and
+// labelled with its risk and conflicts in words.
+import type { CalendarView, ChangeSummary, ChangeType, Conflict, Environment, PlannedChange, RuleOccurrence } from '$ipc';
+
+export type Filters = { service: string; environment: string; kind: ChangeType | '' };
+
+export const noFilters: Filters = { service: '', environment: '', kind: '' };
+
+/** What an event on the calendar stands for, kept in its extendedProps. */
+export type Subject =
+	| { type: 'change'; planned: PlannedChange; summary: ChangeSummary | null; environment: Environment | null }
+	| { type: 'rule'; occurrence: RuleOccurrence };
+
+export type CalendarEvent = {
+	id: string;
+	start: Date;
+	end: Date;
+	title: string;
+	allDay?: boolean;
+	display?: 'auto' | 'background';
+	editable?: boolean;
+	startEditable?: boolean;
+	durationEditable?: boolean;
+	classNames?: string[];
+	backgroundColor?: string;
+	textColor?: string;
+	extendedProps: { subject: Subject };
+};
+
+// One hue per stage of the path to live, in order. Chosen
+// to stay apart from the status colours (green ok, red fail) and readable in
+// both themes as a left border and tint.
+const palette = ['#0d9488', '#2563eb', '#7c3aed', '#c2410c', '#be185d', '#4d7c0f', '#0369a1'];
+
+export function environmentColour(env: Environment | null | undefined, all: Environment[]): string {
+	if (!env) return '#64748b';
+	const index = all.findIndex((e) => e.key === env.key);
+	return palette[(index < 0 ? 0 : index) % palette.length];
+}
+
+/** Conflicts still in the way (an overridden freeze is shown, not counted). */
+export function blocking(conflicts: Conflict[]): Conflict[] {
+	return conflicts.filter((c) => !c.overridden);
+}
+
+function ruleApplies(o: RuleOccurrence, f: Filters): boolean {
+	const envOk = !f.environment || o.scope.environments.length === 0 || o.scope.environments.includes(f.environment);
+	const svcOk = !f.service || o.scope.services.length === 0 || o.scope.services.includes(f.service);
+	return envOk && svcOk;
+}
+
+function changeApplies(p: PlannedChange, summary: ChangeSummary | null, f: Filters): boolean {
+	return (
+		(!f.environment || p.booking.environment === f.environment) &&
+		(!f.service || p.booking.service === f.service) &&
+		(!f.kind || summary?.kind === f.kind)
+	);
+}
+
+/** `freezeBars`: also draw each freeze as a labelled bar (month and agenda
+ * views; the week view's hatched background carries its own label). */
+export function toEvents(view: CalendarView, summaries: ChangeSummary[], environments: Environment[], f: Filters, freezeBars = true): CalendarEvent[] {
+	const byId = new Map(summaries.map((s) => [s.id, s]));
+	const events: CalendarEvent[] = [];
+	for (const o of view.occurrences) {
+		if (!ruleApplies(o, f)) continue;
+		const base = {
+			start: new Date(o.occurrence.start),
+			end: new Date(o.occurrence.end),
+			editable: false,
+			extendedProps: { subject: { type: 'rule', occurrence: o } as Subject }
+		};
+		const id = `rule-${o.ruleId}-${o.occurrence.start}`;
+		events.push({
+			...base,
+			id: `${id}-bg`,
+			title: o.title,
+			display: 'background',
+			classNames: [o.kind === 'freeze' ? 'rd-freeze-bg' : 'rd-window-bg']
+		});
+		if (o.kind === 'freeze' && freezeBars) {
+			// Backgrounds carry no text: the freeze is also a labelled bar.
+			events.push({ ...base, id, title: `Freeze: ${o.title}`, classNames: ['rd-freeze'] });
+		}
+	}
+	for (const p of view.changes) {
+		const summary = byId.get(p.booking.id) ?? null;
+		if (!changeApplies(p, summary, f)) continue;
+		const environment = environments.find((e) => e.key === p.booking.environment) ?? null;
+		const movable = !!summary && ['new', 'assess', 'authorise', 'scheduled'].includes(summary.state) && !(summary.kind === 'standard' && summary.state === 'scheduled');
+		const inTheWay = blocking(p.conflicts).length;
+		events.push({
+			id: `change-${p.booking.id}-${p.booking.environment}`,
+			start: new Date(p.booking.start),
+			end: new Date(p.booking.end),
+			title: `${p.booking.reference} ${summary?.title ?? p.booking.service}`,
+			startEditable: movable,
+			durationEditable: false,
+			classNames: ['rd-change', inTheWay ? 'rd-conflict' : 'rd-clear', `rd-risk-${summary?.risk ?? 'low'}`],
+			backgroundColor: environmentColour(environment, environments),
+			textColor: '#ffffff',
+			extendedProps: { subject: { type: 'change', planned: p, summary, environment } }
+		});
+	}
+	return events;
+}
+
+/** The range a view needs, as ISO strings for the command. */
+export function rangeOf(start: Date, end: Date): { from: string; to: string } {
+	return { from: start.toISOString(), to: end.toISOString() };
+}
+
+const fmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+const fmtTime = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
+/** "Tue 24 Nov, 09:00 – 11:00" (the end's date only when it differs). */
+export function span(start: string | Date, end: string | Date): string {
+	const s = new Date(start);
+	const e = new Date(end);
+	const sameDay = s.toDateString() === e.toDateString();
+	return `${fmt.format(s)} – ${sameDay ? fmtTime.format(e) : fmt.format(e)}`;
+}
+
+/** A wall-clock time in the rule's own zone, e.g. "09:00 Europe/London". */
+export function inZone(iso: string, zone: string): string {
+	try {
+		const f = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone: zone, timeZoneName: 'short' });
+		return f.format(new Date(iso));
+	} catch {
+		return fmt.format(new Date(iso));
+	}
+}
+
+export function minutesBetween(start: string | Date, end: string | Date): number {
+	return Math.round((new Date(end).getTime() - new Date(start).getTime()) / 60000);
+}
