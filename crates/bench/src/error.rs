@@ -24,6 +24,9 @@ pub enum BenchError {
     #[error("audit-log verification gave a wrong answer: {0}")]
     AuditResult(String),
 
+    #[error(transparent)]
+    Calendar(#[from] crate::calendar::CalendarBenchError),
+
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
 

@@ -1,11 +1,15 @@
 //! `make bench`: measures query latency on the demo and a large generated
-//! workspace, the verification of a long audit chain, and (given the built
-//! app) its cold start and memory, then writes BENCHMARKS.md. Progress goes to stderr, the result tables to stdout.
-//! Targets not met are results (exit 0); only a failure of the harness itself
-//! (a store error, an app that never renders) exits non-zero.
+//! workspace, the verification of a long audit chain, the release calendar
+//! (expansion, conflicts, the next free slot; pure, in memory), and (given the
+//! built app) its cold start and memory, then writes BENCHMARKS.md. Progress
+//! goes to stderr, the result tables to stdout. Targets not met are results
+//! (exit 0); only a failure of the harness itself (a store error, an app that
+//! never renders, a wrong answer from the audit log or the calendar) exits
+//! non-zero.
 
 mod app;
 mod audit_log;
+mod calendar;
 mod error;
 mod machine;
 mod procfs;
@@ -56,6 +60,14 @@ struct Cli {
     #[arg(long)]
     skip_audit: bool,
 
+    /// Leave out the release calendar part.
+    #[arg(long, conflicts_with = "only_calendar")]
+    skip_calendar: bool,
+
+    /// Measure the release calendar alone: no workspaces, queries, audit log or app.
+    #[arg(long, conflicts_with_all = ["app", "skip_queries", "skip_audit"])]
+    only_calendar: bool,
+
     /// How many entries the audit chain to verify holds (the target is for 1,000,000).
     #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1..))]
     audit_entries: u32,
@@ -101,11 +113,20 @@ fn run(cli: &Cli) -> Result<Completion> {
         machine.cpu, machine.logical_cores, machine.ram, machine.rustc
     );
     let now = Utc::now();
+    // Pure and quick, so first: a wrong answer stops the harness before the
+    // minutes the workspaces take.
+    let calendar = if cli.skip_calendar {
+        None
+    } else {
+        Some(calendar::measure()?)
+    };
     let mut results = Vec::new();
-    for kind in WorkspaceKind::ALL {
-        results.push(measure_workspace(cli, &runtime, &app_plan, kind, now)?);
+    if !cli.only_calendar {
+        for kind in WorkspaceKind::ALL {
+            results.push(measure_workspace(cli, &runtime, &app_plan, kind, now)?);
+        }
     }
-    let audit = if cli.skip_audit {
+    let audit = if cli.skip_audit || cli.only_calendar {
         None
     } else {
         Some(runtime.block_on(audit_log::measure(cli.audit_entries))?)
@@ -117,8 +138,10 @@ fn run(cli: &Cli) -> Result<Completion> {
         app_profile: cli.app_profile.clone(),
         app_plan,
         queries_skipped: cli.skip_queries,
+        only_calendar: cli.only_calendar,
         workspaces: results,
         audit,
+        calendar,
     };
     std::fs::write(&cli.out, report::render_document(&report)).map_err(|source| {
         BenchError::WriteReport {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::app::{AppMeasure, READY_LINE, SETTLE, TERM_GRACE};
 use crate::audit_log::{AuditMeasure, ENTRIES_PER_TRANSACTION, VERIFY_RUNS, VERIFY_WARMUP};
+use crate::calendar::{self, CalendarMeasure};
 use crate::machine::Machine;
 use crate::queries::{
     QueryLatency, DASHBOARD_ITERATIONS, DASHBOARD_WARMUP, HISTORY_ITERATIONS, HISTORY_WARMUP,
@@ -20,6 +21,16 @@ pub const QUERY_P99_TARGET_MS: f64 = 10.0;
 /// Verifying a chain of this many entries takes under this many seconds.
 pub const AUDIT_TARGET_ENTRIES: u32 = 1_000_000;
 pub const AUDIT_TARGET_S: f64 = 2.0;
+/// Expanding every rule over a year: the calendar screen expands the range it
+/// shows whenever it opens or moves, so even a year should stay under the
+/// tenth of a second a person notices.
+pub const CALENDAR_EXPAND_TARGET_MS: f64 = 100.0;
+/// Judging a year's 5,000 changes, through `view` or `conflicts` alone: the
+/// widest range the calendar command allows, at most a second.
+pub const CALENDAR_CONFLICTS_TARGET_MS: f64 = 1_000.0;
+/// A free-slot search, with its expansion, answers a click: it should feel
+/// immediate.
+pub const CALENDAR_SLOT_TARGET_MS: f64 = 100.0;
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Whether and how the app was measured, decided before anything runs.
@@ -57,12 +68,16 @@ pub struct Report {
     pub app_profile: Option<String>,
     pub app_plan: AppPlan,
     pub queries_skipped: bool,
+    /// `--only-calendar`: no workspaces, queries, audit log or app.
+    pub only_calendar: bool,
     pub workspaces: Vec<WorkspaceResult>,
     /// `None` when `--skip-audit` was given.
     pub audit: Option<AuditMeasure>,
+    /// `None` when `--skip-calendar` was given.
+    pub calendar: Option<CalendarMeasure>,
 }
 
-fn status(met: bool) -> &'static str {
+pub(crate) fn status(met: bool) -> &'static str {
     if met {
         "met"
     } else {
@@ -120,11 +135,27 @@ fn app_binary(report: &Report) -> String {
 /// The result tables, also printed to stdout.
 pub fn render_tables(report: &Report) -> String {
     let mut out = String::new();
+    if report.only_calendar {
+        for heading in ["Workspaces", "Query latency", "Audit log verification"] {
+            only_calendar(&mut out, heading);
+        }
+        calendar::render::tables(&mut out, report.calendar.as_ref());
+        only_calendar(&mut out, "Cold start and memory of the app");
+        return out;
+    }
     workspaces_table(&mut out, report);
     queries_table(&mut out, report);
     audit_tables(&mut out, report.audit.as_ref());
+    calendar::render::tables(&mut out, report.calendar.as_ref());
     app_tables(&mut out, report);
     out
+}
+
+fn only_calendar(out: &mut String, heading: &str) {
+    let _ = writeln!(
+        out,
+        "## {heading}\n\nNot measured: `--only-calendar` was given.\n"
+    );
 }
 
 fn workspaces_table(out: &mut String, report: &Report) {
@@ -416,9 +447,12 @@ and are not counted. Figures are in MiB (1 MiB = 1,048,576 bytes). The reported 
 with the median total; its processes are listed.
 - **Stopping.** After measuring, every process in the tree gets SIGTERM, whatever is left {grace} s \
 later gets SIGKILL, and the app is reaped before the next run.
-- **Status.** \"met\" means the figure is below its target on this machine: queries p99 < \
+{calendar}- **Status.** \"met\" means the figure is below its target on this machine: queries p99 < \
 {QUERY_P99_TARGET_MS:.0} ms, audit verification median < {AUDIT_TARGET_S:.0} s for {audit_target} \
-entries, cold start median < {COLD_START_TARGET_MS:.0} ms, PSS median < {PSS_TARGET_MIB:.0} MiB.
+entries, calendar expansion of the year median < {CALENDAR_EXPAND_TARGET_MS:.0} ms, the year's \
+{changes} changes judged (by `view()` or `conflicts()` alone) median < {conflicts_target} ms, a free-slot \
+search with its expansion median < {CALENDAR_SLOT_TARGET_MS:.0} ms, cold start median < \
+{COLD_START_TARGET_MS:.0} ms, PSS median < {PSS_TARGET_MIB:.0} MiB.
 ",
         settle = SETTLE.as_secs(),
         grace = TERM_GRACE.as_secs(),
@@ -426,6 +460,9 @@ entries, cold start median < {COLD_START_TARGET_MS:.0} ms, PSS median < {PSS_TAR
         audit_warmup = VERIFY_WARMUP,
         audit_runs = VERIFY_RUNS,
         audit_target = thousands(u64::from(AUDIT_TARGET_ENTRIES)),
+        calendar = calendar::render::how_measured(),
+        changes = thousands(calendar::BOOKINGS as u64),
+        conflicts_target = thousands(CALENDAR_CONFLICTS_TARGET_MS as u64),
     )
 }
 
@@ -433,6 +470,9 @@ entries, cold start median < {COLD_START_TARGET_MS:.0} ms, PSS median < {PSS_TAR
 mod tests {
     use super::*;
     use crate::audit_log::TamperDetection;
+    use crate::calendar::render::fixtures::example;
+    use crate::machine::Machine;
+    use chrono::TimeZone;
 
     fn audit(entries: u32, runs_ms: &[u64]) -> AuditMeasure {
         AuditMeasure {
@@ -484,5 +524,46 @@ mod tests {
         let mut slow = String::new();
         audit_tables(&mut slow, Some(&audit(1_000_000, &[2_500])));
         assert!(slow.contains("| **not met** |"), "{slow}");
+    }
+
+    #[test]
+    fn only_the_calendar_leaves_the_other_parts_out() {
+        let report = Report {
+            date: Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(),
+            machine: Machine {
+                cpu: "cpu".into(),
+                logical_cores: 2,
+                ram: "1 GiB".into(),
+                os: "os".into(),
+                kernel: "k".into(),
+                rustc: "rustc".into(),
+                load_average: "0, 0, 0".into(),
+            },
+            app_profile: None,
+            app_plan: AppPlan::NotRequested,
+            queries_skipped: false,
+            only_calendar: true,
+            workspaces: Vec::new(),
+            audit: None,
+            calendar: Some(example(&[85])),
+        };
+        let tables = render_tables(&report);
+        for heading in [
+            "Workspaces",
+            "Query latency",
+            "Audit log verification",
+            "Cold start and memory of the app",
+        ] {
+            assert!(
+                tables.contains(&format!(
+                    "## {heading}\n\nNot measured: `--only-calendar` was given.\n"
+                )),
+                "{heading}: {tables}"
+            );
+        }
+        assert!(tables.contains("| `view()` of the year"), "{tables}");
+        let document = render_document(&report);
+        assert!(document.contains("- **Calendar checks.**"), "{document}");
+        assert!(document.contains("'Year-end freeze' has 2"), "{document}");
     }
 }
