@@ -217,6 +217,24 @@ impl App {
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
+    /// Sets the value of a form field the way a person's input would (an
+    /// `input` event), for date and time fields that WebKitGTK draws as
+    /// pickers WebDriver cannot type into.
+    pub async fn set_value(&self, css: &str, value: &str) {
+        self.wait_for(css).await;
+        self.client
+            .execute(
+                "const el = document.querySelector(arguments[0]);
+                 const proto = Object.getPrototypeOf(el);
+                 Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, arguments[1]);
+                 el.dispatchEvent(new Event('input', { bubbles: true }));
+                 el.dispatchEvent(new Event('change', { bubbles: true }));",
+                vec![serde_json::json!(css), serde_json::json!(value)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("set {css} to {value}: {e}"));
+    }
+
     /// Waits until the text of `css` contains `expected`, and returns it.
     pub async fn wait_for_text(&self, css: &str, expected: &str) -> String {
         let deadline = std::time::Instant::now() + WAIT;

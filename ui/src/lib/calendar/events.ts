@@ -112,8 +112,8 @@ export function rangeOf(start: Date, end: Date): { from: string; to: string } {
 	return { from: start.toISOString(), to: end.toISOString() };
 }
 
-const fmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
-const fmtTime = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const fmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+const fmtTime = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 
 /** "Tue 24 Nov, 09:00 – 11:00" (the end's date only when it differs). */
 export function span(start: string | Date, end: string | Date): string {
@@ -126,7 +126,7 @@ export function span(start: string | Date, end: string | Date): string {
 /** A wall-clock time in the rule's own zone, e.g. "09:00 Europe/London". */
 export function inZone(iso: string, zone: string): string {
 	try {
-		const f = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone: zone, timeZoneName: 'short' });
+		const f = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: zone, timeZoneName: 'short' });
 		return f.format(new Date(iso));
 	} catch {
 		return fmt.format(new Date(iso));
@@ -135,4 +135,15 @@ export function inZone(iso: string, zone: string): string {
 
 export function minutesBetween(start: string | Date, end: string | Date): number {
 	return Math.round((new Date(end).getTime() - new Date(start).getTime()) / 60000);
+}
+
+/** A short label for an environment on a busy calendar: "dev", "uat", "prod". */
+export function shortEnv(key: string): string {
+	return key === 'production' ? 'prod' : key.length <= 7 ? key : key.slice(0, 4);
+}
+
+/** The next quarter hour from `now`: a time a person would plan for. */
+export function nextQuarter(now = Date.now()): Date {
+	const q = 15 * 60_000;
+	return new Date(Math.ceil(now / q) * q);
 }
