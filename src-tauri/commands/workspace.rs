@@ -22,6 +22,15 @@ pub struct AppStatus {
     pub database_problem: Option<DatabaseProblem>,
     /// `None` for a fresh database: the UI shows its empty state.
     pub workspace: Option<WorkspaceInfo>,
+    /// A screen to open first (`RELEASE_DESK_START_ROUTE`, e.g.
+    /// `/calendar?date=2027-03-01`), for `make bench` to measure it.
+    pub start_route: Option<String>,
+}
+
+/// Only an in-app path of modest length is honoured.
+fn start_route() -> Option<String> {
+    let route = std::env::var("RELEASE_DESK_START_ROUTE").ok()?;
+    (route.starts_with('/') && !route.starts_with("//") && route.len() <= 200).then_some(route)
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -47,6 +56,7 @@ pub async fn app_status(state: State<'_, AppState>) -> Result<AppStatus> {
         database_file: state.paths.database_file().display().to_string(),
         database_problem: state.problem().await,
         workspace,
+        start_route: start_route(),
     })
 }
 

@@ -116,6 +116,11 @@ export type AppStatus = {
 	databaseProblem: DatabaseProblem | null,
 	/**  `None` for a fresh database: the UI shows its empty state. */
 	workspace: WorkspaceInfo | null,
+	/**
+	 *  A screen to open first (`RELEASE_DESK_START_ROUTE`, e.g.
+	 *  `/calendar?date=2027-03-01`), for `make bench` to measure it.
+	 */
+	startRoute: string | null,
 };
 
 export type ApprovalPolicy = {
