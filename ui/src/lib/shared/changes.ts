@@ -65,9 +65,19 @@ export function describeAction(action: string, detail: string): string {
 			return `Edited ${(d.changed as string[] | undefined)?.join(', ') ?? ''}${d.digestTo ? ' — new artefact; earlier approvals are void' : ''}`;
 		case 'change.risk_overridden':
 			return `Risk overridden from ${String(d.computed)} to ${String(d.level)}: ${String(d.reason)}`;
+		case 'change.rescheduled': {
+			const to = d.to as { start?: string; end?: string } | undefined;
+			return `Moved to ${to?.start ? when(to.start) : '?'} – ${to?.end ? when(to.end) : '?'}`;
+		}
+		case 'calendar.freeze_overridden':
+			return `Let go ahead during the freeze “${String(d.freeze)}”: ${String(d.reason)}`;
 		default:
 			return action;
 	}
+}
+
+function when(iso: string) {
+	return new Date(iso).toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 }
 
 function cap(s: string) {
