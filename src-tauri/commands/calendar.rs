@@ -25,6 +25,23 @@ fn calendar_error(e: release_desk_calendar::CalendarError) -> AppError {
 /// The longest range one view may ask for: a year, what a person can read.
 const MAX_RANGE_DAYS: i64 = 400;
 
+/// Times from the UI must be dates a calendar can hold (the same years a
+/// change may be planned in), so no arithmetic on them can overflow.
+fn plannable(t: DateTime<Utc>, field: &str) -> Result<()> {
+    use chrono::Datelike;
+    if (2000..=2200).contains(&t.year()) {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            "invalid_input",
+            format!(
+                "{field}: {} is outside the years a calendar holds (2000 to 2200)",
+                t.format("%Y-%m-%d")
+            ),
+        ))
+    }
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn calendar_view(
@@ -32,6 +49,8 @@ pub async fn calendar_view(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<CalendarView> {
+    plannable(from, "from")?;
+    plannable(to, "to")?;
     if to <= from || to - from > Duration::days(MAX_RANGE_DAYS) {
         return Err(AppError::new(
             "invalid_input",
@@ -92,6 +111,7 @@ pub async fn next_free_calendar_slot(
     from: DateTime<Utc>,
     moving: Option<ChangeId>,
 ) -> Result<Option<DateTime<Utc>>> {
+    plannable(from, "from")?;
     let duration = Duration::minutes(i64::from(minutes.clamp(1, 60 * 24 * 14)));
     let horizon = from + Duration::days(180);
     let store = state.store().await?;
@@ -159,6 +179,7 @@ pub async fn reschedule_change(
 pub async fn override_freeze(
     state: State<'_, AppState>,
     change: ChangeId,
+    revision: u32,
     rule: u32,
     reason: String,
 ) -> Result<ChangeRecord> {
@@ -167,7 +188,7 @@ pub async fn override_freeze(
     checked(
         &state,
         store
-            .override_freeze(change, i64::from(rule), &reason, &by, Utc::now())
+            .override_freeze(change, revision, i64::from(rule), &reason, &by, Utc::now())
             .await,
     )
     .await
@@ -216,13 +237,10 @@ pub async fn export_calendar_ics(state: State<'_, AppState>) -> Result<ExportedC
         .await?
         .map(|w| w.name)
         .unwrap_or_else(|| "Release Desk".into());
-    let from = bookings.iter().map(|b| b.start).min().unwrap_or(now);
-    let to = bookings
-        .iter()
-        .map(|b| b.end)
-        .max()
-        .unwrap_or(now)
-        .max(from + Duration::minutes(1));
+    let modified = checked(&state, store.calendar_rule_versions().await).await?;
+    // Every rule, whole; the changes planned from a month ago to a year ahead.
+    let from = now - Duration::days(31);
+    let to = now + Duration::days(MAX_RANGE_DAYS - 35);
     let planned = view(&rules, &bookings, from, to)
         .map_err(calendar_error)?
         .changes;
@@ -232,6 +250,7 @@ pub async fn export_calendar_ics(state: State<'_, AppState>) -> Result<ExportedC
         rules: &rules,
         changes: &planned,
         now,
+        modified: &modified,
     });
     let events = u32::try_from(rules.len() + planned.len()).unwrap_or(u32::MAX);
     let folder = state.paths.data_dir.join("calendar");
@@ -313,14 +332,15 @@ pub async fn preview_ics_import(state: State<'_, AppState>, text: String) -> Res
 }
 
 /// Imports every window and freeze in `text`, all or nothing, audited.
-/// `kinds` lets the person settle guessed kinds, by UID.
+/// `kinds` lets the person settle guessed kinds, by the line each event
+/// starts on (unique, unlike UIDs, which events may lack).
 #[tauri::command]
 #[specta::specta]
 pub async fn import_ics(
     state: State<'_, AppState>,
     text: String,
     file_name: String,
-    kinds: Vec<(String, RuleKind)>,
+    kinds: Vec<(u32, RuleKind)>,
 ) -> Result<ImportSummary> {
     let by = state.current_profile().await?;
     let parsed = parse_ics(&text, DEFAULT_IMPORT_ZONE).map_err(calendar_error)?;
@@ -334,7 +354,7 @@ pub async fn import_ics(
         .rules
         .into_iter()
         .map(|mut r| {
-            if let Some((_, k)) = kinds.iter().find(|(uid, _)| *uid == r.uid) {
+            if let Some((_, k)) = kinds.iter().find(|(line, _)| *line == r.line) {
                 r.draft.kind = *k;
             }
             (r.uid, r.draft)

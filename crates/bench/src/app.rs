@@ -1,7 +1,9 @@
-//! Cold start and memory of the real app: start the built binary on a
-//! prepared data folder, wait for the line it prints once the dashboard has
-//! rendered with data, let it settle, add up the PSS of its process tree, and
-//! stop the whole tree.
+//! Starting the real app and stopping it again, for every measurement that
+//! needs it: start the built binary on a prepared data folder, wait for the
+//! line it prints once the screen being measured has rendered with data,
+//! measure, and stop the whole process tree. Cold start and memory (the
+//! dashboard) is one such measurement; the release calendar's month view
+//! (`crate::month_view`) is another.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -17,7 +19,7 @@ use crate::stats::percentile;
 
 /// The app prints this (with `RELEASE_DESK_BENCH` set) when the UI reports
 /// that the dashboard has rendered with data.
-pub const READY_LINE: &str = "release-desk: dashboard rendered after";
+pub const DASHBOARD_LINE: &str = "release-desk: dashboard rendered after";
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Start-up work (WebKit's caches, the first paint, deferred loads) goes on
 /// briefly after the first render; memory is read once it has settled.
@@ -43,17 +45,37 @@ impl AppRun {
     }
 }
 
-/// Where the app finds its data and writes its logs for one workspace.
+/// How to start the app for one measurement, and the line that ends the wait.
 pub struct AppTarget<'a> {
     pub binary: &'a Path,
-    pub workspace: &'a str,
+    /// Names the measurement in errors, e.g. "workspace 'demo'".
+    pub label: &'a str,
     pub data_dir: &'a Path,
     pub logs_dir: &'a Path,
+    /// Set for the app besides `RELEASE_DESK_BENCH` and the two folders,
+    /// e.g. the screen to open first.
+    pub env: &'a [(&'a str, &'a str)],
+    /// The start of the stdout line the app prints once the screen measured
+    /// has rendered with data.
+    pub ready_line: &'a str,
 }
 
-/// Starts the app and measures one run. The app's processes are stopped
-/// whether or not the measurement succeeded.
-pub fn measure_run(target: &AppTarget<'_>, run: usize) -> Result<AppRun> {
+/// The ready line, and when it arrived.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// From just before spawning to reading the line.
+    pub after: Duration,
+    pub line: String,
+}
+
+/// Starts the app, waits for its ready line, hands the running app's pid
+/// and the line to `measure`, then stops the app's processes whether or not
+/// any of that succeeded.
+pub fn run_until_ready<T>(
+    target: &AppTarget<'_>,
+    run: usize,
+    measure: impl FnOnce(u32, Ready) -> Result<T>,
+) -> Result<T> {
     let stderr_log = target.logs_dir.join(format!("app-stderr-run{run}.log"));
     let stderr = File::create(&stderr_log).map_err(BenchError::TempDir)?;
     let mut command = Command::new(target.binary);
@@ -61,6 +83,7 @@ pub fn measure_run(target: &AppTarget<'_>, run: usize) -> Result<AppRun> {
         .env("RELEASE_DESK_BENCH", "1")
         .env("RELEASE_DESK_DATA_DIR", target.data_dir)
         .env("RELEASE_DESK_LOG_DIR", target.logs_dir)
+        .envs(target.env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(stderr));
@@ -70,31 +93,30 @@ pub fn measure_run(target: &AppTarget<'_>, run: usize) -> Result<AppRun> {
         path: target.binary.to_path_buf(),
         source,
     })?;
-    let measured = wait_and_measure(&mut child, spawned_at, target, run, &stderr_log);
+    let measured = wait_for_ready(&mut child, target, run, &stderr_log).and_then(|(at, line)| {
+        let ready = Ready {
+            after: at.saturating_duration_since(spawned_at),
+            line,
+        };
+        measure(child.id(), ready)
+    });
     let stopped = stop_tree(&mut child);
     let measured = measured?;
     stopped?;
     Ok(measured)
 }
 
-fn wait_and_measure(
-    child: &mut Child,
-    spawned_at: Instant,
-    target: &AppTarget<'_>,
-    run: usize,
-    stderr_log: &Path,
-) -> Result<AppRun> {
-    let (ready_at, line) = wait_for_ready(child, target, run, stderr_log)?;
-    let cold_start = ready_at.saturating_duration_since(spawned_at);
-    thread::sleep(SETTLE);
-    let processes = tree_memory(child.id()).map_err(|detail| BenchError::Memory {
-        pid: child.id(),
-        detail,
-    })?;
-    Ok(AppRun {
-        cold_start,
-        app_reported_ms: parse_reported_ms(&line),
-        processes,
+/// Cold start and memory: waits for the dashboard's line, lets the app
+/// settle, and adds up the PSS of its process tree.
+pub fn measure_cold_start(target: &AppTarget<'_>, run: usize) -> Result<AppRun> {
+    run_until_ready(target, run, |pid, ready| {
+        thread::sleep(SETTLE);
+        let processes = tree_memory(pid).map_err(|detail| BenchError::Memory { pid, detail })?;
+        Ok(AppRun {
+            cold_start: ready.after,
+            app_reported_ms: parse_reported_ms(&ready.line),
+            processes,
+        })
     })
 }
 
@@ -125,7 +147,8 @@ fn wait_for_ready(
         let now = Instant::now();
         if now >= deadline {
             return Err(BenchError::NotReady {
-                workspace: target.workspace.to_owned(),
+                label: target.label.to_owned(),
+                line: target.ready_line.to_owned(),
                 run,
                 timeout_s: READY_TIMEOUT.as_secs(),
                 processes: running_names(child.id()),
@@ -133,14 +156,15 @@ fn wait_for_ready(
             });
         }
         match lines.recv_timeout(POLL.min(deadline - now)) {
-            Ok((at, line)) if line.starts_with(READY_LINE) => return Ok((at, line)),
+            Ok((at, line)) if line.starts_with(target.ready_line) => return Ok((at, line)),
             Ok(_) | Err(RecvTimeoutError::Timeout) => {}
             // stdout closed: the app has exited or is about to.
             Err(RecvTimeoutError::Disconnected) => thread::sleep(POLL),
         }
         if let Some(status) = child.try_wait().map_err(BenchError::Stop)? {
             return Err(BenchError::ExitedEarly {
-                workspace: target.workspace.to_owned(),
+                label: target.label.to_owned(),
+                line: target.ready_line.to_owned(),
                 run,
                 status: status.to_string(),
                 stderr_tail: tail(stderr_log),
@@ -197,7 +221,7 @@ fn signal(name: &str, pids: &[u32]) -> Result<()> {
 
 /// The number in "release-desk: dashboard rendered after 812 ms".
 pub fn parse_reported_ms(line: &str) -> Option<u64> {
-    line.strip_prefix(READY_LINE)?
+    line.strip_prefix(DASHBOARD_LINE)?
         .trim()
         .strip_suffix("ms")?
         .trim()
@@ -312,9 +336,9 @@ mod tests {
     /// execs, and starting the script then fails with "Text file busy"
     /// (ETXTBSY): a race between tests, not a fault of the harness, so the
     /// start is retried briefly.
-    fn measure_fake(target: &AppTarget<'_>) -> Result<AppRun> {
+    fn retrying<T>(mut start: impl FnMut() -> Result<T>) -> Result<T> {
         for _ in 0..20 {
-            match measure_run(target, 1) {
+            match start() {
                 Err(BenchError::Spawn { source, .. })
                     if source.kind() == std::io::ErrorKind::ExecutableFileBusy =>
                 {
@@ -323,7 +347,18 @@ mod tests {
                 other => return other,
             }
         }
-        measure_run(target, 1)
+        start()
+    }
+
+    fn dashboard<'a>(binary: &'a Path, dir: &'a Path) -> AppTarget<'a> {
+        AppTarget {
+            binary,
+            label: "workspace 'test'",
+            data_dir: dir,
+            logs_dir: dir,
+            env: &[],
+            ready_line: DASHBOARD_LINE,
+        }
     }
 
     #[test]
@@ -333,13 +368,8 @@ mod tests {
             dir.path(),
             "sleep 30 &\necho \"data dir $RELEASE_DESK_DATA_DIR\"\necho 'release-desk: dashboard rendered after 42 ms'\nwait",
         );
-        let target = AppTarget {
-            binary: &binary,
-            workspace: "test",
-            data_dir: dir.path(),
-            logs_dir: dir.path(),
-        };
-        let run = measure_fake(&target).expect("the fake app renders");
+        let target = dashboard(&binary, dir.path());
+        let run = retrying(|| measure_cold_start(&target, 1)).expect("the fake app renders");
         assert_eq!(run.app_reported_ms, Some(42));
         assert!(run.cold_start < READY_TIMEOUT, "{:?}", run.cold_start);
         assert!(run.processes.len() >= 2, "{:?}", run.processes);
@@ -354,19 +384,53 @@ mod tests {
         }
     }
 
+    /// Another screen: its own variables reach the app, earlier lines (the
+    /// dashboard's) are passed over, and the tree is stopped all the same.
+    #[test]
+    fn waits_for_the_line_asked_for_with_the_variables_given() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let binary = fake_app(
+            dir.path(),
+            "sleep 30 &\necho 'release-desk: dashboard rendered after 42 ms'\necho \"release-desk: calendar dayGridMonth rendered 7 events in 12 ms at $RELEASE_DESK_START_ROUTE\"\nwait",
+        );
+        let target = AppTarget {
+            label: "calendar month view",
+            env: &[("RELEASE_DESK_START_ROUTE", "/calendar?date=2027-02-01")],
+            ready_line: "release-desk: calendar dayGridMonth rendered",
+            ..dashboard(&binary, dir.path())
+        };
+        let mut tree = Vec::new();
+        let ready = retrying(|| {
+            run_until_ready(&target, 1, |pid, ready| {
+                tree = process_tree(pid);
+                Ok(ready)
+            })
+        })
+        .expect("the fake app renders the calendar");
+        assert_eq!(
+            ready.line,
+            "release-desk: calendar dayGridMonth rendered 7 events in 12 ms at /calendar?date=2027-02-01"
+        );
+        assert!(ready.after < READY_TIMEOUT, "{:?}", ready.after);
+        assert!(tree.len() >= 2, "{tree:?}");
+        for pid in tree {
+            assert!(!is_running(pid), "{pid} still runs");
+        }
+    }
+
     #[test]
     fn an_app_that_exits_before_rendering_is_an_error_with_its_stderr() {
         let dir = tempfile::tempdir().expect("tempdir");
         let binary = fake_app(dir.path(), "echo 'no display' >&2\nexit 3");
-        let target = AppTarget {
-            binary: &binary,
-            workspace: "test",
-            data_dir: dir.path(),
-            logs_dir: dir.path(),
-        };
-        match measure_fake(&target) {
-            Err(BenchError::ExitedEarly { stderr_tail, .. }) => {
-                assert!(stderr_tail.contains("no display"))
+        let target = dashboard(&binary, dir.path());
+        match retrying(|| measure_cold_start(&target, 1)) {
+            Err(err @ BenchError::ExitedEarly { .. }) => {
+                let message = err.to_string();
+                assert!(message.contains("no display"), "{message}");
+                assert!(
+                    message.contains("before printing 'release-desk: dashboard rendered after …' (run 1, workspace 'test')"),
+                    "{message}"
+                );
             }
             other => panic!("expected ExitedEarly, got {other:?}"),
         }

@@ -51,22 +51,37 @@ pub enum BenchError {
         source: std::io::Error,
     },
 
-    #[error("the app did not print 'release-desk: dashboard rendered after …' within {timeout_s} s (run {run}, workspace '{workspace}'). Its processes then: {processes}. Last lines of its stderr:\n{stderr_tail}")]
+    #[error("the app did not print '{line} …' within {timeout_s} s (run {run}, {label}). Its processes then: {processes}. Last lines of its stderr:\n{stderr_tail}")]
     NotReady {
-        workspace: String,
+        label: String,
+        line: String,
         run: usize,
         timeout_s: u64,
         processes: String,
         stderr_tail: String,
     },
 
-    #[error("the app exited ({status}) before rendering the dashboard (run {run}, workspace '{workspace}'). Last lines of its stderr:\n{stderr_tail}")]
+    #[error("the app exited ({status}) before printing '{line} …' (run {run}, {label}). Last lines of its stderr:\n{stderr_tail}")]
     ExitedEarly {
-        workspace: String,
+        label: String,
+        line: String,
         run: usize,
         status: String,
         stderr_tail: String,
     },
+
+    #[error("the app printed a line this harness cannot read: '{0}'")]
+    UnreadableLine(String),
+
+    #[error("the month view drew {drawn} events but the prepared month holds {expected} ({detail}): the app did not draw the data this harness prepared")]
+    EventCount {
+        drawn: u64,
+        expected: usize,
+        detail: String,
+    },
+
+    #[error("the month view's own data is wrong: {0}")]
+    MonthViewData(String),
 
     #[error("could not read the memory of the app (pid {pid}): {detail}")]
     Memory { pid: u32, detail: String },

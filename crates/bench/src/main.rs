@@ -1,17 +1,19 @@
 //! `make bench`: measures query latency on the demo and a large generated
 //! workspace, the verification of a long audit chain, the release calendar
 //! (expansion, conflicts, the next free slot; pure, in memory), and (given the
-//! built app) its cold start and memory, then writes BENCHMARKS.md. Progress
-//! goes to stderr, the result tables to stdout. Targets not met are results
-//! (exit 0); only a failure of the harness itself (a store error, an app that
-//! never renders, a wrong answer from the audit log or the calendar) exits
-//! non-zero.
+//! built app) its cold start and memory and its calendar's month view drawing
+//! 2,000 events, then writes BENCHMARKS.md. Progress goes to stderr, the
+//! result tables to stdout. Targets not met are results (exit 0); only a
+//! failure of the harness itself (a store error, an app that never renders
+//! or draws other than the data prepared, a wrong answer from the audit log
+//! or the calendar) exits non-zero.
 
 mod app;
 mod audit_log;
 mod calendar;
 mod error;
 mod machine;
+mod month_view;
 mod procfs;
 mod queries;
 mod report;
@@ -27,6 +29,7 @@ use std::time::Instant;
 use crate::app::{AppMeasure, AppTarget};
 use crate::error::{BenchError, Result};
 use crate::machine::Machine;
+use crate::month_view::MonthViewOutcome;
 use crate::report::{AppOutcome, AppPlan, Report, WorkspaceResult};
 use crate::workspaces::{describe, WorkspaceKind};
 
@@ -36,7 +39,8 @@ use crate::workspaces::{describe, WorkspaceKind};
     about = "Measure Release Desk and write BENCHMARKS.md"
 )]
 struct Cli {
-    /// The built app binary; cold start and memory are measured only when given.
+    /// The built app binary; cold start, memory and the calendar's month view
+    /// are measured only when given.
     #[arg(long, value_name = "PATH")]
     app: Option<PathBuf>,
 
@@ -44,7 +48,7 @@ struct Cli {
     #[arg(long, value_name = "NAME")]
     app_profile: Option<String>,
 
-    /// How many times to start the app per workspace.
+    /// How many times to start the app per workspace, and on the month view.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     runs: u32,
 
@@ -60,12 +64,16 @@ struct Cli {
     #[arg(long)]
     skip_audit: bool,
 
-    /// Leave out the release calendar part.
+    /// Leave out the release calendar part (pure, in memory; not the month view in the app).
     #[arg(long, conflicts_with = "only_calendar")]
     skip_calendar: bool,
 
+    /// Leave out the release calendar's month view in the app.
+    #[arg(long)]
+    skip_calendar_app: bool,
+
     /// Measure the release calendar alone: no workspaces, queries, audit log or app.
-    #[arg(long, conflicts_with_all = ["app", "skip_queries", "skip_audit"])]
+    #[arg(long, conflicts_with_all = ["app", "skip_queries", "skip_audit", "skip_calendar_app"])]
     only_calendar: bool,
 
     /// How many entries the audit chain to verify holds (the target is for 1,000,000).
@@ -126,6 +134,7 @@ fn run(cli: &Cli) -> Result<Completion> {
             results.push(measure_workspace(cli, &runtime, &app_plan, kind, now)?);
         }
     }
+    let month_view = measure_month_view(cli, &runtime, &app_plan, now)?;
     let audit = if cli.skip_audit || cli.only_calendar {
         None
     } else {
@@ -142,6 +151,7 @@ fn run(cli: &Cli) -> Result<Completion> {
         workspaces: results,
         audit,
         calendar,
+        month_view,
     };
     std::fs::write(&cli.out, report::render_document(&report)).map_err(|source| {
         BenchError::WriteReport {
@@ -155,7 +165,8 @@ fn run(cli: &Cli) -> Result<Completion> {
     let failed = report
         .workspaces
         .iter()
-        .any(|w| matches!(w.app, AppOutcome::Failed(_)));
+        .any(|w| matches!(w.app, AppOutcome::Failed(_)))
+        || matches!(report.month_view, MonthViewOutcome::Failed { .. });
     Ok(if failed {
         Completion::AppFailed
     } else {
@@ -218,11 +229,13 @@ fn measure_workspace(
         AppPlan::Run { binary } => {
             let target = AppTarget {
                 binary,
-                workspace: label,
+                label: &format!("workspace '{label}'"),
                 data_dir: &prepared.data_dir,
                 logs_dir: &prepared.logs_dir,
+                env: &[],
+                ready_line: app::DASHBOARD_LINE,
             };
-            measure_app(&target, cli.runs as usize)
+            measure_app(label, &target, cli.runs as usize)
         }
         AppPlan::NotRequested | AppPlan::Skipped(_) => AppOutcome::NotRun,
     };
@@ -238,11 +251,11 @@ fn measure_workspace(
 /// Runs the app `runs` times. A failed run ends this workspace's measurement
 /// and is recorded for the report rather than aborting the whole harness, so
 /// the figures already taken are not lost.
-fn measure_app(target: &AppTarget<'_>, runs: usize) -> AppOutcome {
+fn measure_app(workspace: &str, target: &AppTarget<'_>, runs: usize) -> AppOutcome {
     let mut measured = Vec::with_capacity(runs);
     for run in 1..=runs {
-        eprintln!("[bench] {}: app run {run}/{runs}", target.workspace);
-        match app::measure_run(target, run) {
+        eprintln!("[bench] {workspace}: app run {run}/{runs}");
+        match app::measure_cold_start(target, run) {
             Ok(result) => {
                 eprintln!(
                     "    cold start {:.0} ms, PSS {:.1} MiB over {} processes",
@@ -259,4 +272,58 @@ fn measure_app(target: &AppTarget<'_>, runs: usize) -> AppOutcome {
         }
     }
     AppOutcome::Measured(AppMeasure { runs: measured })
+}
+
+/// Prepares the month (a store error there stops the harness) and starts
+/// the app on it; a run that fails or draws other than the data prepared is
+/// recorded for the report.
+fn measure_month_view(
+    cli: &Cli,
+    runtime: &tokio::runtime::Runtime,
+    app_plan: &AppPlan,
+    now: chrono::DateTime<Utc>,
+) -> Result<MonthViewOutcome> {
+    let binary = match app_plan {
+        _ if cli.only_calendar => {
+            return Ok(MonthViewOutcome::NotRun(
+                "`--only-calendar` was given.".to_owned(),
+            ))
+        }
+        _ if cli.skip_calendar_app => {
+            return Ok(MonthViewOutcome::NotRun(
+                "`--skip-calendar-app` was given.".to_owned(),
+            ))
+        }
+        AppPlan::NotRequested => {
+            return Ok(MonthViewOutcome::NotRun(
+                "no app binary was given (`--app PATH`).".to_owned(),
+            ))
+        }
+        AppPlan::Skipped(reason) => return Ok(MonthViewOutcome::NotRun(reason.clone())),
+        AppPlan::Run { binary } => binary,
+    };
+    eprintln!(
+        "[bench] month view: preparing {} events in a month {} ahead",
+        month_view::EVENTS,
+        month_view::MONTHS_AHEAD
+    );
+    let started = Instant::now();
+    let month = runtime.block_on(month_view::prepare(now))?;
+    let c = &month.contents;
+    eprintln!(
+        "    {}: {} – {} UTC, {} rules, {} window and {} freeze occurrences, {} changes ({} with a conflict in their way); \
+         {} raised in {:.2} s, all prepared in {:.2} s",
+        c.month.format("%B %Y"),
+        c.from.format("%Y-%m-%d"),
+        c.to.format("%Y-%m-%d"),
+        c.rules,
+        c.counts.windows,
+        c.counts.freezes,
+        c.counts.changes,
+        c.blocked,
+        c.raised,
+        c.raise_time.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(month_view::measure(binary, &month, cli.runs as usize))
 }

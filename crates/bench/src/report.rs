@@ -6,10 +6,11 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::app::{AppMeasure, READY_LINE, SETTLE, TERM_GRACE};
+use crate::app::{AppMeasure, DASHBOARD_LINE, SETTLE, TERM_GRACE};
 use crate::audit_log::{AuditMeasure, ENTRIES_PER_TRANSACTION, VERIFY_RUNS, VERIFY_WARMUP};
 use crate::calendar::{self, CalendarMeasure};
 use crate::machine::Machine;
+use crate::month_view::{self, MonthViewOutcome};
 use crate::queries::{
     QueryLatency, DASHBOARD_ITERATIONS, DASHBOARD_WARMUP, HISTORY_ITERATIONS, HISTORY_WARMUP,
 };
@@ -31,6 +32,9 @@ pub const CALENDAR_CONFLICTS_TARGET_MS: f64 = 1_000.0;
 /// A free-slot search, with its expansion, answers a click: it should feel
 /// immediate.
 pub const CALENDAR_SLOT_TARGET_MS: f64 = 100.0;
+/// The month view's events painted this soon after the screen asks for them
+/// show no visible stall.
+pub const MONTH_VIEW_TARGET_MS: f64 = 500.0;
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Whether and how the app was measured, decided before anything runs.
@@ -75,6 +79,7 @@ pub struct Report {
     pub audit: Option<AuditMeasure>,
     /// `None` when `--skip-calendar` was given.
     pub calendar: Option<CalendarMeasure>,
+    pub month_view: MonthViewOutcome,
 }
 
 pub(crate) fn status(met: bool) -> &'static str {
@@ -140,6 +145,7 @@ pub fn render_tables(report: &Report) -> String {
             only_calendar(&mut out, heading);
         }
         calendar::render::tables(&mut out, report.calendar.as_ref());
+        only_calendar(&mut out, month_view::render::HEADING);
         only_calendar(&mut out, "Cold start and memory of the app");
         return out;
     }
@@ -147,6 +153,7 @@ pub fn render_tables(report: &Report) -> String {
     queries_table(&mut out, report);
     audit_tables(&mut out, report.audit.as_ref());
     calendar::render::tables(&mut out, report.calendar.as_ref());
+    month_view::render::table(&mut out, &report.month_view);
     app_tables(&mut out, report);
     out
 }
@@ -431,7 +438,7 @@ changed, and one more verification must report the chain broken at exactly that 
 is shown as the time to detection (it stops at the first bad entry, so it reads about half the log).
 - **Cold start.** The app binary is started with `RELEASE_DESK_BENCH=1`, `RELEASE_DESK_DATA_DIR` set to \
 the prepared data folder and `RELEASE_DESK_LOG_DIR` beside it, under Xvfb. Cold start is the time from \
-just before spawning the process to reading the line `{READY_LINE} … ms` on its stdout, which the app \
+just before spawning the process to reading the line `{DASHBOARD_LINE} … ms` on its stdout, which the app \
 prints when the UI reports that the dashboard has rendered with data. The operating system's file \
 cache is not dropped between runs, so this is a process cold start on a warm disk cache. Median, min \
 and max are over the runs; the median is nearest-rank (the lower middle for an even number of runs). \
@@ -447,11 +454,12 @@ and are not counted. Figures are in MiB (1 MiB = 1,048,576 bytes). The reported 
 with the median total; its processes are listed.
 - **Stopping.** After measuring, every process in the tree gets SIGTERM, whatever is left {grace} s \
 later gets SIGKILL, and the app is reaped before the next run.
-{calendar}- **Status.** \"met\" means the figure is below its target on this machine: queries p99 < \
+{calendar}{month_view}- **Status.** \"met\" means the figure is below its target on this machine: queries p99 < \
 {QUERY_P99_TARGET_MS:.0} ms, audit verification median < {AUDIT_TARGET_S:.0} s for {audit_target} \
 entries, calendar expansion of the year median < {CALENDAR_EXPAND_TARGET_MS:.0} ms, the year's \
 {changes} changes judged (by `view()` or `conflicts()` alone) median < {conflicts_target} ms, a free-slot \
-search with its expansion median < {CALENDAR_SLOT_TARGET_MS:.0} ms, cold start median < \
+search with its expansion median < {CALENDAR_SLOT_TARGET_MS:.0} ms, the month view's {events} events \
+from data to painted median < {MONTH_VIEW_TARGET_MS:.0} ms, cold start median < \
 {COLD_START_TARGET_MS:.0} ms, PSS median < {PSS_TARGET_MIB:.0} MiB.
 ",
         settle = SETTLE.as_secs(),
@@ -461,6 +469,8 @@ search with its expansion median < {CALENDAR_SLOT_TARGET_MS:.0} ms, cold start m
         audit_runs = VERIFY_RUNS,
         audit_target = thousands(u64::from(AUDIT_TARGET_ENTRIES)),
         calendar = calendar::render::how_measured(),
+        month_view = month_view::render::how_measured(),
+        events = thousands(month_view::EVENTS as u64),
         changes = thousands(calendar::BOOKINGS as u64),
         conflicts_target = thousands(CALENDAR_CONFLICTS_TARGET_MS as u64),
     )
@@ -546,12 +556,14 @@ mod tests {
             workspaces: Vec::new(),
             audit: None,
             calendar: Some(example(&[85])),
+            month_view: MonthViewOutcome::NotRun("`--only-calendar` was given.".into()),
         };
         let tables = render_tables(&report);
         for heading in [
             "Workspaces",
             "Query latency",
             "Audit log verification",
+            month_view::render::HEADING,
             "Cold start and memory of the app",
         ] {
             assert!(

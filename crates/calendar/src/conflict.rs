@@ -37,6 +37,9 @@ pub struct Booking {
 pub struct FreezeOverride {
     #[specta(type = u32)]
     pub rule_id: i64,
+    /// The start of the freeze occurrence it was granted for: another
+    /// occurrence of a recurring freeze is not covered.
+    pub occurrence_start: DateTime<Utc>,
     pub by: String,
     pub reason: String,
     pub at: DateTime<Utc>,
@@ -124,7 +127,7 @@ pub fn conflicts(booking: &Booking, rules: &[Expanded], others: &[Booking]) -> V
                 overridden: booking
                     .overrides
                     .iter()
-                    .find(|o| o.rule_id == freeze.rule.id)
+                    .find(|ov| ov.rule_id == freeze.rule.id && ov.occurrence_start == o.start)
                     .cloned(),
             });
         }

@@ -78,6 +78,13 @@ pub struct CalendarRule {
 impl RuleDraft {
     pub fn validate(self, id: i64) -> Result<CalendarRule> {
         let title = required_text("title", &self.title)?;
+        if title.chars().any(char::is_control) {
+            return Err(CalendarError::Invalid {
+                field: "title",
+                reason: "a title is one line of text, without line breaks or control characters"
+                    .into(),
+            });
+        }
         let zone = parse_zone(&self.zone)?;
         if self.duration_minutes == 0 || self.duration_minutes > MAX_RULE_DURATION_MINUTES {
             return Err(CalendarError::Invalid {
@@ -180,6 +187,14 @@ fn check_recurrence(value: &str) -> Result<String> {
                 "'{}' is not an RRULE value: use e.g. FREQ=WEEKLY;BYDAY=TU,TH (at most {MAX_RECURRENCE_LEN} characters)",
                 value.chars().take(80).collect::<String>()
             ),
+        });
+    }
+    if ["SECONDLY", "MINUTELY", "HOURLY"]
+        .iter()
+        .any(|f| upper.contains(&format!("FREQ={f}")))
+    {
+        return Err(CalendarError::InvalidRecurrence {
+            detail: "a release window or freeze repeats at most daily: use FREQ=DAILY (with BYHOUR for several times a day)".into(),
         });
     }
     if !upper.starts_with("FREQ=") && !upper.contains(";FREQ=") {

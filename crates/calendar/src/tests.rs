@@ -200,16 +200,36 @@ fn bad_input_names_the_field() {
         d.validate(1).unwrap_err().to_string(),
         "title must not be empty"
     );
+    // A line break in a title would become a new line in an exported file.
+    let mut d = base();
+    d.title = "Freeze\rBEGIN:VEVENT".into();
+    assert!(d.validate(1).unwrap_err().to_string().starts_with("title:"));
 }
 
 #[test]
 fn too_many_occurrences_in_a_range_is_an_error_not_a_hang() {
-    let r = rule(
+    // Sub-daily frequencies are refused outright...
+    let minutely = rule(
         RuleKind::Freeze,
         "UTC",
         local(2026, 1, 1, 0, 0),
         1,
         Some("FREQ=MINUTELY"),
+    )
+    .validate(1)
+    .unwrap_err();
+    assert_eq!(minutely.code(), "invalid_recurrence");
+    assert!(minutely.to_string().contains("at most daily"), "{minutely}");
+    // ...and a daily rule that still repeats every quarter hour stops at
+    // the cap with an error, not a hang.
+    let r = rule(
+        RuleKind::Freeze,
+        "UTC",
+        local(2026, 1, 1, 0, 0),
+        1,
+        Some(
+            "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;BYMINUTE=0,15,30,45",
+        ),
     )
     .validate(1)
     .unwrap();

@@ -47,16 +47,16 @@ pub fn view(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<CalendarView> {
-    let latest_end = bookings.iter().map(|b| b.end).max().unwrap_or(to).max(to);
-    let earliest_start = bookings
-        .iter()
-        .map(|b| b.start)
-        .min()
-        .unwrap_or(from)
-        .min(from);
+    // Only bookings in the range are judged, so only their spans widen the
+    // expansion (a change planned years away cannot blow it up).
+    let in_range = || bookings.iter().filter(|b| b.start < to && from < b.end);
+    let latest_end = in_range().map(|b| b.end).max().unwrap_or(to).max(to);
+    let earliest_start = in_range().map(|b| b.start).min().unwrap_or(from).min(from);
     // A little past the last end, so "outside every window" can name the
     // next opening even when it falls after the range drawn.
-    let look_ahead = latest_end + chrono::Duration::days(35);
+    let look_ahead = latest_end
+        .checked_add_signed(chrono::Duration::days(35))
+        .unwrap_or(latest_end);
     let expanded = rules
         .iter()
         .map(|r| expand(r, earliest_start, look_ahead))

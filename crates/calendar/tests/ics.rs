@@ -71,7 +71,7 @@ fn round_trip_drafts() -> Vec<RuleDraft> {
         },
         RuleDraft {
             kind: RuleKind::Freeze,
-            title: "Q4 freeze, part 1; see C:\\runbooks\\freeze.md\nAsk #release-desk — «urgent» only ✓"
+            title: "Q4 freeze, part 1; see C:\\runbooks\\freeze.md — ask #release-desk, «urgent» only ✓"
                 .into(),
             zone: "UTC".into(),
             start: local(2026, 12, 18, 17, 0),
@@ -157,6 +157,7 @@ fn export_at(rules: &[CalendarRule], changes: &[PlannedChange], now: DateTime<Ut
         rules,
         changes,
         now,
+        modified: &[],
     })
 }
 
@@ -251,9 +252,43 @@ fn every_physical_line_is_crlf_terminated_and_at_most_75_octets() {
     // The long title with non-ASCII text was folded, and unfolds intact.
     let lines = unfolded(&text);
     assert!(lines.contains(
-        &r"X-RELEASE-DESK-TITLE:Q4 freeze\, part 1\; see C:\\runbooks\\freeze.md\nAsk #release-desk — «urgent» only ✓"
+        &r"X-RELEASE-DESK-TITLE:Q4 freeze\, part 1\; see C:\\runbooks\\freeze.md — ask #release-desk\, «urgent» only ✓"
             .to_owned()
     ));
+}
+
+/// Text that reaches an export from elsewhere (a conflict's reason quotes a
+/// freeze override's reason, which a person typed) cannot start a line of
+/// its own: a bare CR or LF is escaped like any line break.
+#[test]
+fn line_breaks_in_conflict_reasons_cannot_inject_properties() {
+    let hostile = Conflict {
+        kind: ConflictKind::InFreeze,
+        reason: "inside the freeze\rEND:VEVENT\r\nBEGIN:VEVENT\nSUMMARY:pwned".into(),
+        with: "freeze".into(),
+        rule_id: Some(1),
+        overridden: None,
+    };
+    let drafts = round_trip_drafts();
+    let text = export_at(
+        &rules(&drafts),
+        &[change(9, vec![hostile])],
+        utc(2026, 3, 1, 12, 0),
+    );
+    assert!(
+        !text.replace("\r\n", "").contains(['\r', '\n']),
+        "bare CR or LF"
+    );
+    let lines = unfolded(&text);
+    assert!(
+        !lines.iter().any(|l| l == "SUMMARY:pwned"),
+        "an injected property"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| *l == "BEGIN:VEVENT").count(),
+        drafts.len() + 1,
+        "one event per rule and one for the change"
+    );
 }
 
 /// Found by `any_valid_rule_round_trips`: the `icalendar` crate folded this

@@ -25,8 +25,8 @@ pub use policy::{
 };
 pub use profile::{Profile, ProfileDraft, ProfileId, Role, ValidProfile, KNOWN_ROLES};
 pub use record::{
-    ArtefactRef, BoundArtefact, ChangeDraft, ChangeId, ChangeRecord, ChangeState, ChangeType,
-    CloseOutcome, Link, LinkKind, MAX_TITLE_LEN,
+    check_planned_window, ArtefactRef, BoundArtefact, ChangeDraft, ChangeId, ChangeRecord,
+    ChangeState, ChangeType, CloseOutcome, Link, LinkKind, MAX_PLANNED_DAYS, MAX_TITLE_LEN,
 };
 pub use risk::{assess, RiskAssessment, RiskFlag, RiskInputs, RiskLevel, RiskOverride};
 pub use template::{template, StandardTemplate, TEMPLATES};

@@ -197,6 +197,45 @@ pub struct ChangeDraft {
 }
 
 pub const MAX_TITLE_LEN: usize = 200;
+/// Longest planned window, soak included: a change that needs longer is
+/// several changes. It also keeps every calendar computation bounded.
+pub const MAX_PLANNED_DAYS: i64 = 31;
+
+/// A planned window a calendar can hold: it ends after it starts, lasts at
+/// most [`MAX_PLANNED_DAYS`], and falls in the years 2000 to 2200.
+pub fn check_planned_window(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<()> {
+    use chrono::Datelike;
+    for (field, t) in [("planned start", start), ("planned end", end)] {
+        if !(2000..=2200).contains(&t.year()) {
+            return Err(ChangeError::Invalid {
+                field,
+                reason: format!(
+                    "{} is not a date to plan a change for",
+                    t.format("%Y-%m-%d")
+                ),
+            });
+        }
+    }
+    if end <= start {
+        return Err(ChangeError::Invalid {
+            field: "planned end",
+            reason: format!(
+                "the planned end ({}) must be after the planned start ({})",
+                end.format("%Y-%m-%d %H:%M UTC"),
+                start.format("%Y-%m-%d %H:%M UTC")
+            ),
+        });
+    }
+    if end - start > chrono::Duration::days(MAX_PLANNED_DAYS) {
+        return Err(ChangeError::Invalid {
+            field: "planned end",
+            reason: format!(
+                "a change is planned for at most {MAX_PLANNED_DAYS} days, soak included; split a longer one"
+            ),
+        });
+    }
+    Ok(())
+}
 const MAX_LIST_LEN: usize = 50;
 
 impl ChangeDraft {
@@ -243,16 +282,7 @@ impl ChangeDraft {
             });
         }
         self.artefact.version = required_text("artefact version", &self.artefact.version)?;
-        if self.planned_end <= self.planned_start {
-            return Err(ChangeError::Invalid {
-                field: "planned end",
-                reason: format!(
-                    "the planned end ({}) must be after the planned start ({})",
-                    self.planned_end.format("%Y-%m-%d %H:%M UTC"),
-                    self.planned_start.format("%Y-%m-%d %H:%M UTC")
-                ),
-            });
-        }
+        check_planned_window(self.planned_start, self.planned_end)?;
         if self.links.len() > MAX_LIST_LEN {
             return Err(ChangeError::Invalid {
                 field: "links",

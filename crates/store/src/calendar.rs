@@ -48,6 +48,101 @@ pub(crate) async fn load_rules(conn: &mut sqlx::SqliteConnection) -> Result<Vec<
     rows.iter().map(rule_from).collect()
 }
 
+/// Roles that keep the release calendar (add and edit windows, add freezes).
+pub const CALENDAR_ROLES: &[&str] = &["release-manager", "change-manager"];
+
+fn holds(by: &Profile, roles: &[&str]) -> bool {
+    by.roles.iter().any(|r| roles.contains(&r.as_str()))
+}
+
+fn roles_of(by: &Profile) -> String {
+    if by.roles.is_empty() {
+        "no roles".into()
+    } else {
+        by.roles
+            .iter()
+            .map(release_desk_domain::Slug::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Who may change the calendar: release and change managers; but narrowing,
+/// moving, turning into a window or deleting an existing freeze is for those
+/// who may override one, or the override rule would be a formality.
+fn may_edit_calendar(by: &Profile, touches_freeze: bool) -> Result<()> {
+    let refused = |rule: &'static str, message: String| -> StoreError {
+        release_desk_changes::ChangeError::Refused { rule, message }.into()
+    };
+    if !holds(by, CALENDAR_ROLES) {
+        return Err(refused(
+            "calendar_role",
+            format!(
+                "only a release manager or a change manager keeps the release calendar; {} holds {}",
+                by.name,
+                roles_of(by)
+            ),
+        ));
+    }
+    if touches_freeze && !holds(by, crate::FREEZE_OVERRIDE_ROLES) {
+        return Err(refused(
+            "freeze_role",
+            format!(
+                "only a {} can change or remove an existing freeze (anyone who keeps the calendar can add one); {} holds {}",
+                crate::FREEZE_OVERRIDE_ROLES.join(" or "),
+                by.name,
+                roles_of(by)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn kind_of(conn: &mut sqlx::SqliteConnection, id: i64) -> Result<Option<RuleKind>> {
+    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM calendar_rules WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(kind.map(|k| {
+        if k == "freeze" {
+            RuleKind::Freeze
+        } else {
+            RuleKind::Window
+        }
+    }))
+}
+
+/// A rule may only name environments and services this workspace has: a
+/// freeze scoped to "prod" where the environment is "production" would
+/// silently apply to nothing.
+async fn check_scope(conn: &mut sqlx::SqliteConnection, rule: &CalendarRule) -> Result<()> {
+    for (table, what, keys) in [
+        ("environments", "environment", &rule.scope.environments),
+        ("services", "service", &rule.scope.services),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
+        let known: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT key FROM {table} ORDER BY key"))
+                .fetch_all(&mut *conn)
+                .await?;
+        if let Some(unknown) = keys.iter().find(|k| !known.iter().any(|n| n == k.as_str())) {
+            return Err(StoreError::Calendar(Box::new(
+                release_desk_calendar::CalendarError::Invalid {
+                    field: "scope",
+                    reason: format!(
+                        "'{}' applies to the {what} '{unknown}', which this workspace does not have (it has {})",
+                        rule.title,
+                        known.join(", ")
+                    ),
+                },
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn kind_str(kind: RuleKind) -> &'static str {
     match kind {
         RuleKind::Window => "window",
@@ -130,6 +225,19 @@ impl Store {
             .validate(id.unwrap_or(0))
             .map_err(|e| StoreError::Calendar(Box::new(e)))?;
         let mut tx = self.begin_write().await?;
+        let existing = match id {
+            Some(id) => Some(
+                kind_of(&mut tx, id)
+                    .await
+                    .map_err(|e| self.refail(e))?
+                    .ok_or(StoreError::UnknownCalendarRule(id))?,
+            ),
+            None => None,
+        };
+        may_edit_calendar(by, existing == Some(RuleKind::Freeze))?;
+        check_scope(&mut tx, &checked)
+            .await
+            .map_err(|e| self.refail(e))?;
         let id = write_rule(&mut tx, id, &checked, now)
             .await
             .map_err(|e| self.refail(e))?;
@@ -175,6 +283,7 @@ impl Store {
         .map_err(|e| self.fail(e))?
         .ok_or(StoreError::UnknownCalendarRule(id))?;
         let rule = rule_from(&row)?;
+        may_edit_calendar(by, rule.kind == RuleKind::Freeze)?;
         sqlx::query("DELETE FROM calendar_rules WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -253,6 +362,19 @@ async fn rule_for_uid(
 }
 
 impl Store {
+    /// When each rule last changed, for an export's LAST-MODIFIED and SEQUENCE.
+    pub async fn calendar_rule_versions(&self) -> Result<Vec<(i64, DateTime<Utc>)>> {
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT id, updated_at_ms FROM calendar_rules ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.fail(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, at)| (id, crate::time::from_ms(at)))
+            .collect())
+    }
+
     /// The domain part of the UIDs this workspace's exports carry: stable for
     /// the life of the workspace, so calendar apps update rather than duplicate.
     pub async fn calendar_uid_domain(&self) -> Result<String> {
@@ -270,9 +392,13 @@ impl Store {
         let mut conn = self.pool.acquire().await.map_err(|e| self.fail(e))?;
         let mut out = Vec::with_capacity(uids.len());
         for uid in uids {
-            let found = rule_for_uid(&mut conn, uid, &domain)
-                .await
-                .map_err(|e| self.fail(e))?;
+            let found = if uid.is_empty() {
+                None
+            } else {
+                rule_for_uid(&mut conn, uid, &domain)
+                    .await
+                    .map_err(|e| self.fail(e))?
+            };
             out.push(ImportTarget {
                 replaces: found.as_ref().map(|f| f.0),
                 replaces_title: found.map(|f| f.1),
@@ -303,10 +429,25 @@ impl Store {
             added: 0,
             updated: 0,
         };
+        may_edit_calendar(by, false)?;
         for (uid, rule) in checked {
-            let existing = rule_for_uid(&mut tx, &uid, &domain)
+            check_scope(&mut tx, &rule)
                 .await
-                .map_err(|e| self.fail(e))?;
+                .map_err(|e| self.refail(e))?;
+            // An event without a UID is always new: it cannot be recognised later.
+            let existing = if uid.is_empty() {
+                None
+            } else {
+                rule_for_uid(&mut tx, &uid, &domain)
+                    .await
+                    .map_err(|e| self.fail(e))?
+            };
+            if let Some((existing_id, _)) = &existing {
+                let kind = kind_of(&mut tx, *existing_id)
+                    .await
+                    .map_err(|e| self.refail(e))?;
+                may_edit_calendar(by, kind == Some(RuleKind::Freeze))?;
+            }
             let id = write_rule(&mut tx, existing.as_ref().map(|e| e.0), &rule, now)
                 .await
                 .map_err(|e| self.refail(e))?;
@@ -315,7 +456,7 @@ impl Store {
             } else {
                 summary.added += 1;
                 // Remember where it came from, unless it is one of ours.
-                if own_rule_id(&uid, &domain).is_none() {
+                if !uid.is_empty() && own_rule_id(&uid, &domain).is_none() {
                     sqlx::query("UPDATE calendar_rules SET source_uid = ? WHERE id = ?")
                         .bind(&uid)
                         .bind(id)

@@ -243,6 +243,8 @@ pub struct ChangeSummary {
     pub requester_name: String,
     pub risk: RiskLevel,
     pub updated_at: DateTime<Utc>,
+    /// What a write made from this summary must have seen.
+    pub revision: u32,
 }
 
 /// An item of the approval queue: all a person needs to decide without leaving it.
@@ -362,6 +364,7 @@ impl Store {
                 requester_name: r.requester_name,
                 risk,
                 updated_at: r.updated_at,
+                revision: r.revision,
             });
         }
         Ok(out)

@@ -57,7 +57,7 @@ async fn current_overrides(
     conn: &mut SqliteConnection,
 ) -> sqlx::Result<HashMap<i64, Vec<FreezeOverride>>> {
     let rows = sqlx::query(
-        "SELECT o.change_id, o.rule_id, o.by_name, o.reason, o.at_ms
+        "SELECT o.change_id, o.rule_id, o.by_name, o.reason, o.at_ms, o.occurrence_start_ms
          FROM freeze_overrides o JOIN change_records c ON c.id = o.change_id
          WHERE o.planned_start_ms = c.planned_start_ms AND o.planned_end_ms = c.planned_end_ms
          ORDER BY o.id",
@@ -68,6 +68,7 @@ async fn current_overrides(
     for r in rows {
         by_change.entry(r.get(0)).or_default().push(FreezeOverride {
             rule_id: r.get(1),
+            occurrence_start: from_ms(r.get(5)),
             by: r.get(2),
             reason: r.get(3),
             at: from_ms(r.get(4)),
@@ -119,7 +120,12 @@ fn expand_all(
 ) -> Result<Vec<Expanded>> {
     rules
         .iter()
-        .map(|r| expand(r, from, to + Duration::days(LOOK_AHEAD_DAYS)))
+        .map(|r| {
+            let until = to
+                .checked_add_signed(Duration::days(LOOK_AHEAD_DAYS))
+                .unwrap_or(to);
+            expand(r, from, until)
+        })
         .collect::<release_desk_calendar::Result<Vec<_>>>()
         .map_err(|e| StoreError::Calendar(Box::new(e)))
 }
@@ -167,13 +173,7 @@ impl Store {
     /// The conflicts `slot` would meet, one entry per environment, judged
     /// against every rule and every other open change. Nothing is written.
     pub async fn check_slot(&self, slot: &PlannedSlot) -> Result<Vec<PlannedChange>> {
-        if slot.end <= slot.start {
-            return Err(release_desk_changes::ChangeError::Invalid {
-                field: "planned end",
-                reason: "the planned end must be after the planned start".into(),
-            }
-            .into());
-        }
+        release_desk_changes::check_planned_window(slot.start, slot.end)?;
         let mut conn = self.pool.acquire().await.map_err(|e| self.fail(e))?;
         let (service, digest): (String, String) = sqlx::query_as(
             "SELECT s.key, a.digest FROM artefacts a JOIN services s ON s.id = a.service_id
@@ -244,17 +244,7 @@ impl Store {
         by: &Profile,
         now: DateTime<Utc>,
     ) -> Result<ChangeRecord> {
-        if end <= start {
-            return Err(release_desk_changes::ChangeError::Invalid {
-                field: "planned end",
-                reason: format!(
-                    "the planned end ({}) must be after the planned start ({})",
-                    end.format("%Y-%m-%d %H:%M UTC"),
-                    start.format("%Y-%m-%d %H:%M UTC")
-                ),
-            }
-            .into());
-        }
+        release_desk_changes::check_planned_window(start, end)?;
         let mut tx = self.begin_write().await?;
         let before = crate::changes::load_for_write(&mut tx, id, seen)
             .await
@@ -294,9 +284,11 @@ impl Store {
     /// Lets one change go ahead inside one freeze: only for a holder of a
     /// role in [`FREEZE_OVERRIDE_ROLES`] who is not a party to the change,
     /// with a written reason, for the change's current planned window.
+    #[allow(clippy::too_many_arguments)] // the change, the revision seen, the freeze, why, who, when
     pub async fn override_freeze(
         &self,
         id: ChangeId,
+        seen: u32,
         rule_id: i64,
         reason: &str,
         by: &Profile,
@@ -336,7 +328,8 @@ impl Store {
             .into());
         }
         let mut tx = self.begin_write().await?;
-        let record = load_record(&mut tx, id.0)
+        // The window the manager looked at: a change moved since is refused.
+        let record = crate::changes::load_for_write(&mut tx, id, seen)
             .await
             .map_err(|e| self.refail(e))?
             .record;
@@ -377,12 +370,19 @@ impl Store {
             record.planned_start,
             record.planned_end,
         )?;
-        let in_freeze = mine.iter().any(|b| {
-            conflicts(b, &expanded, &[])
-                .iter()
-                .any(|c| c.kind == ConflictKind::InFreeze && c.rule_id == Some(rule_id))
-        });
-        if !in_freeze {
+        // The occurrence of the freeze the planned window falls in, for an
+        // environment and service the freeze applies to.
+        let occurrence = mine
+            .iter()
+            .filter(|b| rule.scope.applies_to(&b.service, &b.environment))
+            .find_map(|b| {
+                expanded[0]
+                    .occurrences
+                    .iter()
+                    .find(|o| o.overlaps(b.start, b.end))
+            })
+            .copied();
+        let Some(occurrence) = occurrence else {
             return Err(refused(
                 "not_in_freeze",
                 format!(
@@ -390,11 +390,11 @@ impl Store {
                     record.reference, rule.title
                 ),
             ));
-        }
+        };
         if let Some(existing) = mine
             .iter()
             .flat_map(|b| b.overrides.iter())
-            .find(|o| o.rule_id == rule_id)
+            .find(|o| o.rule_id == rule_id && o.occurrence_start == occurrence.start)
         {
             return Err(refused(
                 "already_overridden",
@@ -406,13 +406,14 @@ impl Store {
         }
         let roles: Vec<&str> = by.roles.iter().map(Slug::as_str).collect();
         sqlx::query(
-            "INSERT INTO freeze_overrides (change_id, rule_id, rule_title, planned_start_ms, planned_end_ms, reason,
-                by_profile_id, by_name, by_roles, at_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO freeze_overrides (change_id, rule_id, rule_title, occurrence_start_ms, planned_start_ms,
+                planned_end_ms, reason, by_profile_id, by_name, by_roles, at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id.0)
         .bind(rule_id)
         .bind(&rule.title)
+        .bind(to_ms(occurrence.start))
         .bind(to_ms(record.planned_start))
         .bind(to_ms(record.planned_end))
         .bind(reason)
@@ -433,6 +434,8 @@ impl Store {
                 detail: json!({
                     "freeze": rule.title,
                     "ruleId": rule_id,
+                    "occurrenceStart": occurrence.start,
+                    "occurrenceEnd": occurrence.end,
                     "reason": reason,
                     "roles": roles,
                     "plannedStart": record.planned_start,

@@ -149,7 +149,13 @@ async fn open_changes_are_booked_per_environment_and_judged_against_a_freeze() {
         .unwrap();
     assert!(payments.production && payments.stage == 4);
 
-    let p = store.profiles().await.unwrap().remove(0);
+    let p = store
+        .profiles()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "Dan Whitfield")
+        .unwrap();
     let day = payments.start.date_naive();
     let freeze = RuleDraft {
         kind: RuleKind::Freeze,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use common::{now, slug, with_demo};
 use release_desk_calendar::{view, ConflictKind, RuleDraft, RuleKind, Scope};
 use release_desk_changes::{
@@ -293,13 +293,13 @@ async fn only_a_change_manager_who_is_not_a_party_lifts_a_freeze_with_a_reason()
         (&p.sam, "   ", "invalid_input"),
     ] {
         let e = store
-            .override_freeze(r.id, f.id, reason, who, now())
+            .override_freeze(r.id, r.revision, f.id, reason, who, now())
             .await
             .unwrap_err();
         assert_eq!(e.code(), code, "{} {e}", who.name);
     }
     let e = store
-        .override_freeze(r.id, w.id, "urgent", &p.sam, now())
+        .override_freeze(r.id, r.revision, w.id, "urgent", &p.sam, now())
         .await
         .unwrap_err();
     assert_eq!(e.code(), "not_a_freeze");
@@ -315,6 +315,7 @@ async fn only_a_change_manager_who_is_not_a_party_lifts_a_freeze_with_a_reason()
     store
         .override_freeze(
             r.id,
+            r.revision,
             f.id,
             "Card scheme deadline: refunds must round half-even from 1 December",
             &p.sam,
@@ -323,7 +324,7 @@ async fn only_a_change_manager_who_is_not_a_party_lifts_a_freeze_with_a_reason()
         .await
         .unwrap();
     let again = store
-        .override_freeze(r.id, f.id, "again", &p.dan, now())
+        .override_freeze(r.id, r.revision, f.id, "again", &p.dan, now())
         .await
         .unwrap_err();
     assert_eq!(again.code(), "already_overridden");
@@ -375,12 +376,19 @@ async fn moving_a_change_voids_its_freeze_override_and_parties_cannot_override()
         .await
         .unwrap();
     let party = store
-        .override_freeze(r.id, f.id, "mine", &p.dan, now())
+        .override_freeze(r.id, r.revision, f.id, "mine", &p.dan, now())
         .await
         .unwrap_err();
     assert_eq!(party.code(), "separation_of_duties");
     store
-        .override_freeze(r.id, f.id, "Regulator's deadline", &p.sam, now())
+        .override_freeze(
+            r.id,
+            r.revision,
+            f.id,
+            "Regulator's deadline",
+            &p.sam,
+            now(),
+        )
         .await
         .unwrap();
     assert_eq!(store.bookings().await.unwrap()[0].overrides.len(), 1);
@@ -418,7 +426,7 @@ async fn moving_a_change_voids_its_freeze_override_and_parties_cannot_override()
         .unwrap();
     assert_eq!(
         store
-            .override_freeze(r2.id, f.id, "why not", &p.sam, now())
+            .override_freeze(r2.id, r2.revision, f.id, "why not", &p.sam, now())
             .await
             .unwrap_err()
             .code(),
@@ -462,11 +470,26 @@ async fn an_import_lands_whole_or_not_at_all_and_importing_again_updates() {
         Some("Christmas freeze")
     );
 
-    // Again, with a change: the same two rules, updated.
+    // Again, with a change: the same two rules, updated — by a change
+    // manager, since one of them is a freeze a release manager cannot alter.
     let mut renamed = items.clone();
     renamed[0].1.title = "Christmas and New Year freeze".into();
+    let refused = store
+        .import_calendar_rules(renamed.clone(), "holidays.ics", &p.priya, now())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "freeze_role");
+    assert!(
+        store
+            .calendar_rules()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.title == "Christmas freeze"),
+        "nothing changed"
+    );
     let done = store
-        .import_calendar_rules(renamed, "holidays.ics", &p.priya, now())
+        .import_calendar_rules(renamed, "holidays.ics", &p.sam, now())
         .await
         .unwrap();
     assert_eq!((done.added, done.updated), (0, 2));
@@ -519,4 +542,215 @@ async fn an_import_lands_whole_or_not_at_all_and_importing_again_updates() {
         .filter(|e| e.action == "calendar.rule_imported")
         .count();
     assert_eq!(imported, 4, "each imported rule audited");
+
+    // Events without a UID cannot be recognised again: each is a new rule.
+    let before = count(&store, "calendar_rules").await;
+    let anonymous = vec![(String::new(), a.clone()), (String::new(), a.clone())];
+    assert!(store.import_targets(&[String::new()]).await.unwrap()[0]
+        .replaces
+        .is_none());
+    let done = store
+        .import_calendar_rules(anonymous, "no-uids.ics", &p.priya, now())
+        .await
+        .unwrap();
+    assert_eq!((done.added, done.updated), (2, 0));
+    assert_eq!(count(&store, "calendar_rules").await, before + 2);
+}
+
+#[tokio::test]
+async fn only_calendar_keepers_edit_rules_and_only_change_managers_alter_a_freeze() {
+    let (_dir, _file, store) = with_demo().await;
+    let p = people(&store).await;
+    let mut window = freeze("Weekly window", now(), 2);
+    window.kind = RuleKind::Window;
+    window.recurrence = Some("FREQ=WEEKLY".into());
+    let no_role = store
+        .save_calendar_rule(None, window.clone(), &p.jo, now())
+        .await
+        .unwrap_err();
+    assert_eq!(no_role.code(), "calendar_role");
+    // A release manager adds windows and freezes, edits and removes windows...
+    let w = store
+        .save_calendar_rule(None, window.clone(), &p.priya, now())
+        .await
+        .unwrap();
+    let f = store
+        .save_calendar_rule(None, freeze("Audit freeze", now(), 24), &p.priya, now())
+        .await
+        .unwrap();
+    store
+        .save_calendar_rule(Some(w.id), window.clone(), &p.priya, now())
+        .await
+        .unwrap();
+    // ...but cannot narrow, turn into a window or remove a freeze.
+    let mut narrower = freeze("Audit freeze", now(), 1);
+    for attempt in [
+        store
+            .save_calendar_rule(Some(f.id), narrower.clone(), &p.priya, now())
+            .await,
+        store
+            .save_calendar_rule(Some(f.id), window.clone(), &p.priya, now())
+            .await,
+    ] {
+        assert_eq!(attempt.unwrap_err().code(), "freeze_role");
+    }
+    assert_eq!(
+        store
+            .delete_calendar_rule(f.id, &p.priya, now())
+            .await
+            .unwrap_err()
+            .code(),
+        "freeze_role"
+    );
+    narrower.title = "Audit freeze (morning)".into();
+    store
+        .save_calendar_rule(Some(f.id), narrower, &p.sam, now())
+        .await
+        .unwrap();
+    store
+        .delete_calendar_rule(f.id, &p.sam, now())
+        .await
+        .unwrap();
+    store
+        .delete_calendar_rule(w.id, &p.priya, now())
+        .await
+        .unwrap();
+    // Ids are never reused: an old override, audit entry or exported UID
+    // naming a deleted rule cannot come to mean a new one.
+    let again = store
+        .save_calendar_rule(None, window.clone(), &p.priya, now())
+        .await
+        .unwrap();
+    assert!(again.id > f.id.max(w.id), "{} reused", again.id);
+    // A scope naming an environment the workspace does not have is refused.
+    let mut stray = window;
+    stray.scope.environments = vec![slug("prod")];
+    let e = store
+        .save_calendar_rule(None, stray, &p.priya, now())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    assert!(
+        e.to_string().contains("'prod'") && e.to_string().contains("production"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn an_override_covers_one_occurrence_of_a_recurring_freeze() {
+    let (_dir, _file, store) = with_demo().await;
+    let p = people(&store).await;
+    // A daily freeze from an hour ago for four hours, every day.
+    let mut daily = freeze("Daily batch freeze", now() - Duration::hours(1), 4);
+    daily.recurrence = Some("FREQ=DAILY".into());
+    let f = store
+        .save_calendar_rule(None, daily, &p.priya, now())
+        .await
+        .unwrap();
+    let r = scheduled(
+        &store,
+        &p,
+        draft(&store, now() + Duration::hours(1), 60).await,
+    )
+    .await;
+    store
+        .override_freeze(
+            r.id,
+            r.revision,
+            f.id,
+            "Batch owner agreed for today",
+            &p.sam,
+            now(),
+        )
+        .await
+        .unwrap();
+    let today = store
+        .bookings()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|b| b.id == r.id.0)
+        .unwrap();
+    assert_eq!(
+        today.overrides[0].occurrence_start,
+        now() - Duration::hours(1)
+    );
+    // Starting tomorrow, inside the next occurrence, is still refused.
+    let tomorrow = now() + Duration::days(1);
+    let err = store
+        .move_change(r.id, r.revision, Transition::Start, &p.priya, tomorrow)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "in_freeze");
+    // Today it may start.
+    store
+        .move_change(r.id, r.revision, Transition::Start, &p.priya, now())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_override_needs_the_window_the_manager_saw_and_a_sane_plan() {
+    let (_dir, _file, store) = with_demo().await;
+    let p = people(&store).await;
+    let start = now() + Duration::days(2);
+    let f = store
+        .save_calendar_rule(None, freeze("Audit freeze", start, 48), &p.priya, now())
+        .await
+        .unwrap();
+    let r = store
+        .raise_change(
+            draft(&store, start + Duration::hours(3), 60).await,
+            &p.priya,
+            now(),
+        )
+        .await
+        .unwrap();
+    let moved = store
+        .reschedule_change(
+            r.id,
+            r.revision,
+            start + Duration::hours(5),
+            start + Duration::hours(6),
+            &p.priya,
+            now(),
+        )
+        .await
+        .unwrap();
+    let stale = store
+        .override_freeze(r.id, r.revision, f.id, "seen the old time", &p.sam, now())
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), "stale_change");
+    store
+        .override_freeze(
+            r.id,
+            moved.revision,
+            f.id,
+            "seen the new time",
+            &p.sam,
+            now(),
+        )
+        .await
+        .unwrap();
+    // Plans a calendar cannot hold are refused with the field named.
+    for (s, e) in [
+        (start, start + Duration::days(40)),
+        (
+            start.with_year(9999).unwrap(),
+            start.with_year(9999).unwrap() + Duration::hours(1),
+        ),
+    ] {
+        let err = store
+            .reschedule_change(r.id, moved.revision, s, e, &p.priya, now())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_input", "{err}");
+        let mut d = draft(&store, s, 60).await;
+        d.planned_end = e;
+        assert_eq!(
+            store.check_slot(&slot(&d, None)).await.unwrap_err().code(),
+            "invalid_input"
+        );
+    }
 }

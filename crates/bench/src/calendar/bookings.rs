@@ -84,7 +84,7 @@ pub fn generate(
             } else if roll < 8 {
                 let (start, end) = overrunning(cell, earliest, rng.u32(1..=6))?;
                 (start, end, Intent::OverrunsWindow, vec![])
-            } else if let Some((rule_id, start)) = (roll < 14 && stage >= 3)
+            } else if let Some((rule_id, occurrence_start, start)) = (roll < 14 && stage >= 3)
                 .then(|| in_freeze(cell, earliest))
                 .flatten()
             {
@@ -93,6 +93,7 @@ pub fn generate(
                 let overrides = if overridden {
                     vec![FreezeOverride {
                         rule_id,
+                        occurrence_start,
                         by: "Priya Raman".to_owned(),
                         reason: "Security fix; the freeze's owner agreed".to_owned(),
                         at: start - Duration::days(2),
@@ -281,12 +282,20 @@ fn overrunning(
 
 /// An hour (at most half its length) into the first freeze of the cell that
 /// starts within three weeks.
-fn in_freeze(cell: &Cell, earliest: DateTime<Utc>) -> Option<(i64, DateTime<Utc>)> {
+/// The next freeze of the cell: its rule, the occurrence's start, and a start
+/// for a change inside it.
+fn in_freeze(cell: &Cell, earliest: DateTime<Utc>) -> Option<(i64, DateTime<Utc>, DateTime<Utc>)> {
     cell.freezes
         .iter()
         .find(|(_, f)| f.start >= earliest)
         .filter(|(_, f)| f.start <= earliest + Duration::days(FREEZE_LOOKAHEAD_DAYS))
-        .map(|(id, f)| (*id, f.start + Duration::hours(1).min((f.end - f.start) / 2)))
+        .map(|(id, f)| {
+            (
+                *id,
+                f.start,
+                f.start + Duration::hours(1).min((f.end - f.start) / 2),
+            )
+        })
 }
 
 fn digest(rng: &mut fastrand::Rng) -> Result<Digest> {
@@ -382,7 +391,10 @@ mod tests {
 
     #[test]
     fn in_freeze_is_an_hour_into_the_next_freeze() {
-        assert_eq!(in_freeze(&cell(), at(9, 0)), Some((7, at(10, 30))));
+        assert_eq!(
+            in_freeze(&cell(), at(9, 0)),
+            Some((7, at(10, 0), at(10, 30)))
+        );
         assert_eq!(in_freeze(&cell(), at(10, 30)), None);
     }
 

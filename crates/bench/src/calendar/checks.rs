@@ -252,6 +252,7 @@ mod tests {
             rule_id: Some(1),
             overridden: overridden.then(|| release_desk_calendar::FreezeOverride {
                 rule_id: 1,
+                occurrence_start: DateTime::UNIX_EPOCH,
                 by: "a".into(),
                 reason: "b".into(),
                 at: DateTime::UNIX_EPOCH,

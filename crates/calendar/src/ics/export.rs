@@ -19,6 +19,10 @@ pub struct IcsExport<'a> {
     pub rules: &'a [CalendarRule],
     pub changes: &'a [PlannedChange],
     pub now: DateTime<Utc>,
+    /// When each rule (by id) last changed: written as LAST-MODIFIED and as
+    /// a SEQUENCE that grows with it, so calendar programs that imported an
+    /// earlier export update their copy.
+    pub modified: &'a [(i64, DateTime<Utc>)],
 }
 
 /// The export as RFC 5545 text: CRLF line endings, lines folded at 75 octets.
@@ -122,6 +126,10 @@ fn text(value: &str) -> String {
         .collect()
 }
 
+fn sequence_epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_577_836_800, 0).unwrap_or_default()
+}
+
 fn serialise(event: &Event) -> String {
     // Writing to a String cannot fail.
     event.try_into_string().unwrap_or_default()
@@ -202,11 +210,11 @@ fn rule_event(rule: &CalendarRule, export: &IcsExport<'_>) -> Event {
         .starts(zoned(rule.start, tz))
         .ends(end(rule, tz))
         .summary(&text(&format!("{prefix}: {}", rule.title)))
-        .description(&format!(
+        .description(&text(&format!(
             "{meaning} {} Times are in {}.",
             scope_text(&rule.scope),
             tz.name()
-        ))
+        )))
         .categories([prefix])
         .add_property("TRANSP", transp)
         .add_property("X-RELEASE-DESK-KIND", kind)
@@ -234,6 +242,12 @@ fn rule_event(rule: &CalendarRule, export: &IcsExport<'_>) -> Event {
     for exception in &rule.exceptions {
         event.exdate(zoned(*exception, tz));
     }
+    if let Some((_, at)) = export.modified.iter().find(|(id, _)| *id == rule.id) {
+        event.last_modified(*at);
+        // Minutes since 2020: grows with every edit, fits SEQUENCE's integer.
+        let sequence = (*at - sequence_epoch()).num_minutes().max(0);
+        event.sequence(u32::try_from(sequence).unwrap_or(u32::MAX));
+    }
     event.done()
 }
 
@@ -260,11 +274,11 @@ fn change_event(change: &PlannedChange, export: &IcsExport<'_>) -> Event {
         .timestamp(export.now)
         .starts(CalendarDateTime::Utc(b.start))
         .ends(CalendarDateTime::Utc(b.end))
-        .summary(&format!(
+        .summary(&text(&format!(
             "{} {} → {}",
             b.reference, b.service, b.environment
-        ))
-        .description(&description)
+        )))
+        .description(&text(&description))
         .categories(["Planned change"])
         .add_property("TRANSP", "OPAQUE")
         .add_property("X-RELEASE-DESK-CHANGE", text(&b.reference))

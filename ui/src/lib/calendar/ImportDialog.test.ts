@@ -49,8 +49,8 @@ describe('ImportDialog', () => {
 		const args = calls.find((c) => c.cmd === 'import_ics')!.args;
 		expect(args.fileName).toBe('holidays.ics');
 		expect(args.kinds).toEqual([
-			['xmas@google.com', 'window'],
-			['weekly@google.com', 'window']
+			[12, 'window'],
+			[30, 'window']
 		]);
 	});
 

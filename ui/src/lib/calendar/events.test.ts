@@ -17,7 +17,7 @@ function planned(id: number, env: string, service: string, conflicts: PlannedCha
 }
 
 function summary(id: number, kind: ChangeSummary['kind'], state: ChangeSummary['state']): ChangeSummary {
-	return { id, reference: `CHG-000${id}`, kind, state, title: `Change ${id}`, service: 'payments-api', version: '1.0.0', environments: ['uat'], plannedStart: '2026-11-24T10:00:00Z', plannedEnd: '2026-11-24T11:00:00Z', requesterName: 'Priya Shah', risk: 'high', updatedAt: '2026-11-22T10:00:00Z' };
+	return { id, reference: `CHG-000${id}`, kind, state, title: `Change ${id}`, service: 'payments-api', version: '1.0.0', environments: ['uat'], plannedStart: '2026-11-24T10:00:00Z', plannedEnd: '2026-11-24T11:00:00Z', requesterName: 'Priya Shah', risk: 'high', updatedAt: '2026-11-22T10:00:00Z', revision: 3 };
 }
 
 const freeze = {
@@ -73,10 +73,26 @@ describe('calendar events', () => {
 	});
 
 	it('an overridden freeze is shown but does not count as in the way', () => {
-		const overridden = { ...freeze, overridden: { ruleId: 3, by: 'Tom Okafor', reason: 'Deadline', at: '2026-11-22T10:00:00Z' } };
+		const overridden = { ...freeze, overridden: { ruleId: 3, occurrenceStart: '2026-11-24T09:00:00Z', by: 'Tom Okafor', reason: 'Deadline', at: '2026-11-22T10:00:00Z' } };
 		expect(blocking([freeze, overridden])).toEqual([freeze]);
 		const v = { ...view, changes: [planned(1, 'uat', 'payments-api', [overridden])] };
 		const [change] = toEvents(v, [summary(1, 'normal', 'authorise')], envs, noFilters).filter((e) => e.id.startsWith('change'));
 		expect(change.classNames).toContain('rd-clear');
+	});
+});
+
+describe('wall-clock times in a zone', () => {
+	it('finds the instant on both sides of London’s clock changes and in a zone without DST', async () => {
+		const { zonedToUtc, untilInZone } = await import('./events');
+		expect(new Date(zonedToUtc('2027-03-27', '22:00', 'Europe/London')!).toISOString()).toBe('2027-03-27T22:00:00.000Z');
+		expect(new Date(zonedToUtc('2027-03-28', '06:00', 'Europe/London')!).toISOString()).toBe('2027-03-28T05:00:00.000Z');
+		// 22:00 to 06:00 across the spring change is seven hours, not eight.
+		expect((zonedToUtc('2027-03-28', '06:00', 'Europe/London')! - zonedToUtc('2027-03-27', '22:00', 'Europe/London')!) / 3_600_000).toBe(7);
+		expect(new Date(zonedToUtc('2026-10-25', '12:00', 'Europe/London')!).toISOString()).toBe('2026-10-25T12:00:00.000Z');
+		expect(new Date(zonedToUtc('2026-07-01', '09:00', 'America/New_York')!).toISOString()).toBe('2026-07-01T13:00:00.000Z');
+		expect(new Date(zonedToUtc('2026-07-01', '09:00', 'Asia/Kolkata')!).toISOString()).toBe('2026-07-01T03:30:00.000Z');
+		expect(zonedToUtc('2026-07-01', '09:00', 'Mars/Olympus')).toBeNull();
+		// The last day's end in Los Angeles is the next morning in UTC.
+		expect(untilInZone('2026-12-31', 'America/Los_Angeles')).toBe('20270101T075959Z');
 	});
 });

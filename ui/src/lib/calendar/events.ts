@@ -147,3 +147,37 @@ export function nextQuarter(now = Date.now()): Date {
 	const q = 15 * 60_000;
 	return new Date(Math.ceil(now / q) * q);
 }
+
+/**
+ * The instant (ms since the epoch) at which a wall-clock time happens in an
+ * IANA zone, e.g. 01:30 on 28 March 2027 in Europe/London. Written here
+ * because JavaScript has no zoned-time parsing yet (Temporal is not in
+ * WebKitGTK): guess the instant as if the time were UTC, read the zone's
+ * offset there, correct, and read it again (twice settles DST edges).
+ * A time in a skipped hour lands an hour later, as it will on the clock.
+ * Returns null for a zone the browser does not know.
+ */
+export function zonedToUtc(date: string, time: string, zone: string): number | null {
+	const guess = Date.parse(`${date}T${time.length === 5 ? `${time}:00` : time}Z`);
+	if (Number.isNaN(guess)) return null;
+	let format: Intl.DateTimeFormat;
+	try {
+		format = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+	} catch {
+		return null;
+	}
+	const offset = (t: number) => {
+		const parts = Object.fromEntries(format.formatToParts(new Date(t)).map((p) => [p.type, p.value]));
+		const asUtc = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+		return asUtc - t;
+	};
+	const first = guess - offset(guess);
+	return guess - offset(first);
+}
+
+/** A date's end of day in a zone, as an RRULE UNTIL (UTC, `YYYYMMDDTHHMMSSZ`). */
+export function untilInZone(date: string, zone: string): string | null {
+	const t = zonedToUtc(date, '23:59:59', zone);
+	if (t === null) return null;
+	return new Date(t).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}

@@ -71,7 +71,7 @@ export const commands = {
 	/**  Moves a change to a new planned window (dragged on the calendar). */
 	rescheduleChange: (id: ChangeId, revision: number, start: string, end: string) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("reschedule_change", { id, revision, start, end })),
 	/**  Lets a change go ahead inside a freeze: a change manager's call, with a reason. */
-	overrideFreeze: (change: ChangeId, rule: number, reason: string) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("override_freeze", { change, rule, reason })),
+	overrideFreeze: (change: ChangeId, revision: number, rule: number, reason: string) => typedError<ChangeRecord, AppError>(__TAURI_INVOKE("override_freeze", { change, revision, rule, reason })),
 	/**  Every rule, as saved (for editing and for the rule panel). */
 	calendarRules: () => typedError<CalendarRule[], AppError>(__TAURI_INVOKE("calendar_rules")),
 	/**
@@ -91,9 +91,10 @@ export const commands = {
 	previewIcsImport: (text: string) => typedError<ImportPreview, AppError>(__TAURI_INVOKE("preview_ics_import", { text })),
 	/**
 	 *  Imports every window and freeze in `text`, all or nothing, audited.
-	 *  `kinds` lets the person settle guessed kinds, by UID.
+	 *  `kinds` lets the person settle guessed kinds, by the line each event
+	 *  starts on (unique, unlike UIDs, which events may lack).
 	 */
-	importIcs: (text: string, fileName: string, kinds: ([string, RuleKind])[]) => typedError<ImportSummary, AppError>(__TAURI_INVOKE("import_ics", { text, fileName, kinds })),
+	importIcs: (text: string, fileName: string, kinds: ([number, RuleKind])[]) => typedError<ImportSummary, AppError>(__TAURI_INVOKE("import_ics", { text, fileName, kinds })),
 	/**
 	 *  The calendar reports how long a range took from asking to drawn; the log
 	 *  keeps it, and `make bench` reads it from the app's output.
@@ -358,6 +359,8 @@ export type ChangeSummary = {
 	requesterName: string,
 	risk: RiskLevel,
 	updatedAt: string,
+	/**  What a write made from this summary must have seen. */
+	revision: number,
 };
 
 export type ChangeType = 
@@ -548,6 +551,11 @@ export type ExportedPack = {
 /**  Permission to go ahead inside one freeze, audited where it is granted. */
 export type FreezeOverride = {
 	ruleId: number,
+	/**
+	 *  The start of the freeze occurrence it was granted for: another
+	 *  occurrence of a recurring freeze is not covered.
+	 */
+	occurrenceStart: string,
 	by: string,
 	reason: string,
 	at: string,
