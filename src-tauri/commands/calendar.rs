@@ -371,14 +371,17 @@ pub async fn import_ics(
     .await
 }
 
-/// The calendar reports how long a range took from asking to drawn; the log
-/// keeps it, and `make bench` reads it from the app's output.
+/// The calendar reports how long a range took from asking to drawn: how
+/// many calendar items the range holds and how many events it handed the
+/// component. The log keeps it; `make bench` reads it from the app's output.
 #[tauri::command]
 #[specta::specta]
-pub fn report_calendar_rendered(view: String, events: u32, ms: u32) {
+pub fn report_calendar_rendered(view: String, events: u32, drawn: u32, ms: u32) {
     let view: String = view.chars().take(40).collect();
-    tracing::debug!(view, events, ms, "calendar rendered");
+    tracing::debug!(view, events, drawn, ms, "calendar rendered");
     if std::env::var_os("RELEASE_DESK_BENCH").is_some() {
-        println!("release-desk: calendar {view} rendered {events} events in {ms} ms");
+        println!(
+            "release-desk: calendar {view} rendered {events} events in {ms} ms (drew {drawn})"
+        );
     }
 }

@@ -697,3 +697,39 @@ async fn falling_back_to_authorise_restarts_the_request_clock() {
         .unwrap();
     assert_eq!(r.state, ChangeState::Scheduled);
 }
+
+#[tokio::test]
+async fn the_list_in_one_statement_agrees_with_each_record_read_whole() {
+    let (_dir, _file, store) = with_demo().await;
+    let seed = release_desk_demo::demo_workspace(now());
+    release_desk_demo::play(
+        &store,
+        &release_desk_demo::demo_changes(&seed, now()),
+        now(),
+    )
+    .await
+    .unwrap();
+    let list = store.changes().await.unwrap();
+    assert_eq!(list.len(), 7);
+    for s in &list {
+        let d = store.change(s.id, None, now()).await.unwrap();
+        assert_eq!(s.risk, d.risk.level, "{}", s.reference);
+        assert_eq!(s.environments, d.record.environments, "{}", s.reference);
+        assert_eq!(
+            (s.revision, s.state, &s.title, &s.version),
+            (
+                d.record.revision,
+                d.record.state,
+                &d.record.title,
+                &d.record.artefact.version
+            )
+        );
+    }
+    // Open ones first, soonest planned first.
+    let open: Vec<_> = list
+        .iter()
+        .take_while(|s| !matches!(s.state, ChangeState::Closed | ChangeState::Cancelled))
+        .map(|s| s.planned_start)
+        .collect();
+    assert!(open.windows(2).all(|w| w[0] <= w[1]));
+}

@@ -43,6 +43,9 @@ pub struct MonthViewRun {
     /// after the events were given to the calendar component.
     pub data_to_painted_ms: u64,
     pub events: u64,
+    /// Events handed to the calendar component (a busy day's changes past
+    /// the first few are counted in its "+N more", not drawn).
+    pub drawn: Option<u64>,
 }
 
 /// What the prepared month holds.
@@ -108,23 +111,31 @@ pub enum MonthViewOutcome {
     },
 }
 
-/// The line `release-desk: calendar dayGridMonth rendered 2000 events in 312 ms`.
+/// The line `release-desk: calendar dayGridMonth rendered 2000 events in 312 ms (drew 245)`:
+/// the calendar items in the range, and the events handed to the component.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub view: String,
     pub events: u64,
     pub ms: u64,
+    pub drawn: Option<u64>,
 }
 
 pub fn parse_rendered(line: &str) -> Option<Rendered> {
     let rest = line.strip_prefix("release-desk: calendar ")?;
     let (view, rest) = rest.split_once(" rendered ")?;
     let (events, rest) = rest.split_once(" events in ")?;
-    let ms = rest.strip_suffix("ms")?.trim();
+    let (ms, rest) = rest.split_once(" ms")?;
+    let drawn = rest
+        .trim()
+        .strip_prefix("(drew ")
+        .and_then(|d| d.strip_suffix(')'))
+        .and_then(|d| d.parse().ok());
     Some(Rendered {
         view: view.to_owned(),
         events: events.trim().parse().ok()?,
-        ms: ms.parse().ok()?,
+        ms: ms.trim().parse().ok()?,
+        drawn,
     })
 }
 
@@ -267,6 +278,7 @@ fn read_run(ready: Ready, expected: usize) -> Result<MonthViewRun> {
         start_to_painted: ready.after,
         data_to_painted_ms: rendered.ms,
         events: rendered.events,
+        drawn: rendered.drawn,
     })
 }
 
@@ -325,19 +337,23 @@ mod tests {
     #[test]
     fn the_rendered_line_is_read() {
         assert_eq!(
-            parse_rendered("release-desk: calendar dayGridMonth rendered 2000 events in 312 ms"),
+            parse_rendered(
+                "release-desk: calendar dayGridMonth rendered 2000 events in 312 ms (drew 245)"
+            ),
             Some(Rendered {
                 view: "dayGridMonth".into(),
                 events: 2_000,
-                ms: 312
+                ms: 312,
+                drawn: Some(245)
             })
         );
         assert_eq!(
-            parse_rendered("release-desk: calendar listMonth rendered 0 events in 5ms"),
+            parse_rendered("release-desk: calendar listMonth rendered 0 events in 5 ms"),
             Some(Rendered {
                 view: "listMonth".into(),
                 events: 0,
-                ms: 5
+                ms: 5,
+                drawn: None
             })
         );
         assert_eq!(
@@ -360,7 +376,7 @@ mod tests {
     #[test]
     fn a_run_must_draw_every_prepared_event() {
         let ok = read_run(
-            ready("release-desk: calendar dayGridMonth rendered 2000 events in 312 ms"),
+            ready("release-desk: calendar dayGridMonth rendered 2000 events in 312 ms (drew 245)"),
             2_000,
         )
         .unwrap();
@@ -369,7 +385,8 @@ mod tests {
             MonthViewRun {
                 start_to_painted: Duration::from_millis(1_500),
                 data_to_painted_ms: 312,
-                events: 2_000
+                events: 2_000,
+                drawn: Some(245)
             }
         );
         match read_run(
@@ -398,6 +415,7 @@ mod tests {
             start_to_painted: Duration::from_millis(wall),
             data_to_painted_ms: app,
             events: 2_000,
+            drawn: Some(245),
         };
         let m = MonthViewMeasure {
             contents: render::fixtures::contents(),

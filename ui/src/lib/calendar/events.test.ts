@@ -1,6 +1,6 @@
 import type { CalendarView, ChangeSummary, Environment, PlannedChange } from '$ipc';
 import { describe, expect, it } from 'vitest';
-import { blocking, environmentColour, noFilters, toEvents } from './events';
+import { blocking, environmentColour, MONTH_CHANGES_PER_DAY, noFilters, toEvents } from './events';
 
 const envs: Environment[] = [
 	{ key: 'dev', name: 'Development', production: false },
@@ -39,17 +39,14 @@ const view: CalendarView = {
 };
 
 describe('calendar events', () => {
-	it('draws windows as backgrounds, freezes as background and a labelled bar, and changes once per environment', () => {
-		const events = toEvents(view, [summary(1, 'normal', 'authorise'), summary(2, 'standard', 'scheduled')], envs, noFilters);
-		expect(events.map((e) => e.id)).toEqual([
-			'rule-1-2026-11-24T09:00:00Z-bg',
-			'rule-3-2026-11-24T09:00:00Z-bg',
-			'rule-3-2026-11-24T09:00:00Z',
-			'change-1-uat',
-			'change-2-production'
-		]);
-		const [windowBg, , freezeBar, uat, prod] = events;
-		expect(windowBg.display).toBe('background');
+	it('shades windows and freezes in the week, labels freezes in the month, and draws each change once per environment', () => {
+		const summaries = [summary(1, 'normal', 'authorise'), summary(2, 'standard', 'scheduled')];
+		const week = toEvents(view, summaries, envs, noFilters, 'week');
+		expect(week.map((e) => e.id)).toEqual(['rule-1-2026-11-24T09:00:00Z-bg', 'rule-3-2026-11-24T09:00:00Z-bg', 'change-1-uat', 'change-2-production']);
+		expect(week[0].display).toBe('background');
+		const month = toEvents(view, summaries, envs, noFilters, 'month');
+		expect(month.map((e) => e.id)).toEqual(['rule-3-2026-11-24T09:00:00Z', 'change-1-uat', 'change-2-production']);
+		const [freezeBar, uat, prod] = month;
 		expect(freezeBar.title).toBe('Freeze: UAT refresh');
 		expect(freezeBar.editable).toBe(false);
 		expect(uat.classNames).toContain('rd-conflict');
@@ -62,9 +59,24 @@ describe('calendar events', () => {
 		expect(uat.backgroundColor).not.toBe(prod.backgroundColor);
 	});
 
+	it('draws the first few changes of a busy day in the month and counts the rest, with their conflicts', () => {
+		const busy: PlannedChange[] = Array.from({ length: MONTH_CHANGES_PER_DAY + 3 }, (_, i) => {
+			const p = planned(10 + i, 'dev', 'payments-api', i >= MONTH_CHANGES_PER_DAY + 1 ? [freeze] : []);
+			const at = `2026-11-25T${String(8 + i).padStart(2, '0')}:00:00Z`;
+			return { ...p, booking: { ...p.booking, start: at, end: at.replace(':00:00Z', ':30:00Z') } };
+		});
+		const month = toEvents({ ...view, occurrences: [], changes: busy }, [], envs, noFilters, 'month');
+		expect(month.filter((e) => e.id.startsWith('change')).map((e) => e.id)).toEqual(['change-10-dev', 'change-11-dev', 'change-12-dev']);
+		const more = month.find((e) => e.id.startsWith('more'))!;
+		expect(more.title).toBe('+3 more');
+		expect(more.extendedProps.subject).toMatchObject({ type: 'more', count: 3, conflicted: 2 });
+		// The week and the agenda draw every one.
+		expect(toEvents({ ...view, occurrences: [], changes: busy }, [], envs, noFilters, 'week')).toHaveLength(busy.length);
+	});
+
 	it('filters by environment, service and type, keeping rules that apply to all', () => {
 		const summaries = [summary(1, 'normal', 'authorise'), summary(2, 'standard', 'scheduled')];
-		const prodOnly = toEvents(view, summaries, envs, { ...noFilters, environment: 'production' });
+		const prodOnly = toEvents(view, summaries, envs, { ...noFilters, environment: 'production' }, 'week');
 		expect(prodOnly.map((e) => e.id)).toEqual(['rule-1-2026-11-24T09:00:00Z-bg', 'change-2-production']);
 		const bySvc = toEvents(view, summaries, envs, { ...noFilters, service: 'identity-service' });
 		expect(bySvc.filter((e) => e.id.startsWith('change')).map((e) => e.id)).toEqual(['change-2-production']);

@@ -11,7 +11,20 @@ export const noFilters: Filters = { service: '', environment: '', kind: '' };
 /** What an event on the calendar stands for, kept in its extendedProps. */
 export type Subject =
 	| { type: 'change'; planned: PlannedChange; summary: ChangeSummary | null; environment: Environment | null }
-	| { type: 'rule'; occurrence: RuleOccurrence };
+	| { type: 'rule'; occurrence: RuleOccurrence }
+	| { type: 'more'; day: Date; count: number; conflicted: number };
+
+/** How a view draws: the week view shades windows and freezes behind the
+ * changes; the month view labels freezes and shows the first few changes of
+ * a day with a "+N more" for the rest; the agenda lists everything. */
+export type Layout = 'month' | 'week' | 'agenda';
+
+/** Lines a month cell shows before "+N more" (freeze bars take theirs first,
+ * leaving at least one change): what fits in a cell. The
+ * calendar component measures every event it lays out (a reflow each), so
+ * handing it all of a busy day's changes only to hide most of them made a
+ * month of 2,000 take seconds; the rest are counted, not drawn. */
+export const MONTH_CHANGES_PER_DAY = 3;
 
 export type CalendarEvent = {
 	id: string;
@@ -59,9 +72,9 @@ function changeApplies(p: PlannedChange, summary: ChangeSummary | null, f: Filte
 	);
 }
 
-/** `freezeBars`: also draw each freeze as a labelled bar (month and agenda
- * views; the week view's hatched background carries its own label). */
-export function toEvents(view: CalendarView, summaries: ChangeSummary[], environments: Environment[], f: Filters, freezeBars = true): CalendarEvent[] {
+export function toEvents(view: CalendarView, summaries: ChangeSummary[], environments: Environment[], f: Filters, layout: Layout = 'month'): CalendarEvent[] {
+	const freezeBars = layout !== 'week';
+	const backgrounds = layout === 'week';
 	const byId = new Map(summaries.map((s) => [s.id, s]));
 	const events: CalendarEvent[] = [];
 	for (const o of view.occurrences) {
@@ -73,21 +86,49 @@ export function toEvents(view: CalendarView, summaries: ChangeSummary[], environ
 			extendedProps: { subject: { type: 'rule', occurrence: o } as Subject }
 		};
 		const id = `rule-${o.ruleId}-${o.occurrence.start}`;
-		events.push({
-			...base,
-			id: `${id}-bg`,
-			title: o.title,
-			display: 'background',
-			classNames: [o.kind === 'freeze' ? 'rd-freeze-bg' : 'rd-window-bg']
-		});
+		if (backgrounds) {
+			events.push({
+				...base,
+				id: `${id}-bg`,
+				title: o.title,
+				display: 'background',
+				classNames: [o.kind === 'freeze' ? 'rd-freeze-bg' : 'rd-window-bg']
+			});
+		}
 		if (o.kind === 'freeze' && freezeBars) {
 			// Backgrounds carry no text: the freeze is also a labelled bar.
 			events.push({ ...base, id, title: `Freeze: ${o.title}`, classNames: ['rd-freeze'] });
 		}
 	}
-	for (const p of view.changes) {
+	// A month cell holds a few lines: freeze bars first, then changes.
+	const barsPerDay = new Map<string, number>();
+	if (layout === 'month') {
+		for (const o of view.occurrences) {
+			if (o.kind !== 'freeze' || !ruleApplies(o, f)) continue;
+			const end = new Date(o.occurrence.end).getTime();
+			const day = new Date(o.occurrence.start);
+			for (let d = new Date(day.getFullYear(), day.getMonth(), day.getDate()); d.getTime() < end; d = new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1)) {
+				barsPerDay.set(d.toDateString(), (barsPerDay.get(d.toDateString()) ?? 0) + 1);
+			}
+		}
+	}
+	const perDay = new Map<string, { shown: number; hidden: number; conflicted: number; day: Date }>();
+	const ordered = [...view.changes].sort((a, b) => a.booking.start.localeCompare(b.booking.start) || a.booking.id - b.booking.id);
+	for (const p of ordered) {
 		const summary = byId.get(p.booking.id) ?? null;
 		if (!changeApplies(p, summary, f)) continue;
+		if (layout === 'month') {
+			const start = new Date(p.booking.start);
+			const key = start.toDateString();
+			const day = perDay.get(key) ?? { shown: 0, hidden: 0, conflicted: 0, day: new Date(start.getFullYear(), start.getMonth(), start.getDate()) };
+			perDay.set(key, day);
+			if (day.shown >= Math.max(1, MONTH_CHANGES_PER_DAY - (barsPerDay.get(key) ?? 0))) {
+				day.hidden += 1;
+				if (blocking(p.conflicts).length) day.conflicted += 1;
+				continue;
+			}
+			day.shown += 1;
+		}
 		const environment = environments.find((e) => e.key === p.booking.environment) ?? null;
 		const movable = !!summary && ['new', 'assess', 'authorise', 'scheduled'].includes(summary.state) && !(summary.kind === 'standard' && summary.state === 'scheduled');
 		const inTheWay = blocking(p.conflicts).length;
@@ -102,6 +143,18 @@ export function toEvents(view: CalendarView, summaries: ChangeSummary[], environ
 			backgroundColor: environmentColour(environment, environments),
 			textColor: '#ffffff',
 			extendedProps: { subject: { type: 'change', planned: p, summary, environment } }
+		});
+	}
+	for (const [key, d] of perDay) {
+		if (!d.hidden) continue;
+		events.push({
+			id: `more-${key}`,
+			start: new Date(d.day.getTime() + 23 * 3_600_000 + 59 * 60_000),
+			end: new Date(d.day.getTime() + 24 * 3_600_000 - 1),
+			title: `+${d.hidden} more`,
+			editable: false,
+			classNames: ['rd-more'],
+			extendedProps: { subject: { type: 'more', day: d.day, count: d.hidden, conflicted: d.conflicted } }
 		});
 	}
 	return events;

@@ -96,10 +96,11 @@ export const commands = {
 	 */
 	importIcs: (text: string, fileName: string, kinds: ([number, RuleKind])[]) => typedError<ImportSummary, AppError>(__TAURI_INVOKE("import_ics", { text, fileName, kinds })),
 	/**
-	 *  The calendar reports how long a range took from asking to drawn; the log
-	 *  keeps it, and `make bench` reads it from the app's output.
+	 *  The calendar reports how long a range took from asking to drawn: how
+	 *  many calendar items the range holds and how many events it handed the
+	 *  component. The log keeps it; `make bench` reads it from the app's output.
 	 */
-	reportCalendarRendered: (view: string, events: number, ms: number) => __TAURI_INVOKE<void>("report_calendar_rendered", { view, events, ms }),
+	reportCalendarRendered: (view: string, events: number, drawn: number, ms: number) => __TAURI_INVOKE<void>("report_calendar_rendered", { view, events, drawn, ms }),
 };
 
 /* Types */
