@@ -9,6 +9,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::audit::append;
+use crate::changes::refused;
 use crate::error::{malformed, Result, StoreError};
 use crate::time::to_ms;
 use crate::Store;
@@ -51,11 +52,11 @@ pub(crate) async fn load_rules(conn: &mut sqlx::SqliteConnection) -> Result<Vec<
 /// Roles that keep the release calendar (add and edit windows, add freezes).
 pub const CALENDAR_ROLES: &[&str] = &["release-manager", "change-manager"];
 
-fn holds(by: &Profile, roles: &[&str]) -> bool {
+pub(crate) fn holds(by: &Profile, roles: &[&str]) -> bool {
     by.roles.iter().any(|r| roles.contains(&r.as_str()))
 }
 
-fn roles_of(by: &Profile) -> String {
+pub(crate) fn roles_of(by: &Profile) -> String {
     if by.roles.is_empty() {
         "no roles".into()
     } else {
@@ -71,9 +72,6 @@ fn roles_of(by: &Profile) -> String {
 /// moving, turning into a window or deleting an existing freeze is for those
 /// who may override one, or the override rule would be a formality.
 fn may_edit_calendar(by: &Profile, touches_freeze: bool) -> Result<()> {
-    let refused = |rule: &'static str, message: String| -> StoreError {
-        release_desk_changes::ChangeError::Refused { rule, message }.into()
-    };
     if !holds(by, CALENDAR_ROLES) {
         return Err(refused(
             "calendar_role",

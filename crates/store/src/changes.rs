@@ -155,7 +155,7 @@ async fn commit_and_reload(
 }
 
 /// A refusal by a rule of the change process, as a store error.
-fn refused(rule: &'static str, message: String) -> StoreError {
+pub(crate) fn refused(rule: &'static str, message: String) -> StoreError {
     release_desk_changes::ChangeError::Refused { rule, message }.into()
 }
 

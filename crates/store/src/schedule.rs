@@ -17,9 +17,9 @@ use specta::Type;
 use sqlx::{Row, SqliteConnection};
 
 use crate::audit::append;
-use crate::calendar::load_rules;
+use crate::calendar::{holds, load_rules, roles_of};
 use crate::change_queries::load_record;
-use crate::changes::{check_editable, settle_after_write};
+use crate::changes::{check_editable, refused, settle_after_write};
 use crate::error::{Result, StoreError};
 use crate::time::{from_ms, to_ms};
 use crate::Store;
@@ -46,10 +46,6 @@ pub struct PlannedSlot {
     pub environments: Vec<Slug>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-}
-
-fn refused(rule: &'static str, message: String) -> StoreError {
-    release_desk_changes::ChangeError::Refused { rule, message }.into()
 }
 
 /// Every freeze override still bound to its change's current planned window.
@@ -295,26 +291,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<ChangeRecord> {
         let reason = reason.trim();
-        if !by
-            .roles
-            .iter()
-            .any(|r| FREEZE_OVERRIDE_ROLES.contains(&r.as_str()))
-        {
+        if !holds(by, FREEZE_OVERRIDE_ROLES) {
             return Err(refused(
                 "freeze_override_role",
                 format!(
                     "only a {} can let a change go ahead in a freeze; {} holds {}",
                     FREEZE_OVERRIDE_ROLES.join(" or "),
                     by.name,
-                    if by.roles.is_empty() {
-                        "no roles".to_owned()
-                    } else {
-                        by.roles
-                            .iter()
-                            .map(Slug::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
+                    roles_of(by)
                 ),
             ));
         }

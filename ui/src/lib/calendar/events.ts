@@ -2,7 +2,7 @@
 // windows and freezes as shaded backgrounds (freezes also as a labelled bar),
 // and each planned change once per environment, coloured by environment and
 // labelled with its risk and conflicts in words.
-import type { CalendarView, ChangeSummary, ChangeType, Conflict, Environment, PlannedChange, RuleOccurrence } from '$ipc';
+import type { CalendarView, ChangeState, ChangeSummary, ChangeType, Conflict, Environment, PlannedChange, RuleOccurrence } from '$ipc';
 
 export type Filters = { service: string; environment: string; kind: ChangeType | '' };
 
@@ -51,6 +51,21 @@ export function environmentColour(env: Environment | null | undefined, all: Envi
 	if (!env) return '#64748b';
 	const index = all.findIndex((e) => e.key === env.key);
 	return palette[(index < 0 ? 0 : index) % palette.length];
+}
+
+/** States in which a change still has a place on the calendar (the store books the same). */
+export const bookedStates: ChangeState[] = ['new', 'assess', 'authorise', 'scheduled', 'implement'];
+
+/** Whether a change may still be moved: not once it runs, and not a scheduled
+ * standard change (pre-approved exactly as it stands). */
+export function isMovable(s: ChangeSummary | null): boolean {
+	return !!s && ['new', 'assess', 'authorise', 'scheduled'].includes(s.state) && !(s.kind === 'standard' && s.state === 'scheduled');
+}
+
+/** The conflicts of a change checked in several environments, as one list
+ * (each reason says which environment when there is more than one). */
+export function flatConflicts(judged: PlannedChange[]): Conflict[] {
+	return judged.flatMap((p) => p.conflicts.map((c) => (judged.length > 1 ? { ...c, reason: `in ${p.booking.environment}, ${c.reason}` } : c)));
 }
 
 /** Conflicts still in the way (an overridden freeze is shown, not counted). */
@@ -130,14 +145,13 @@ export function toEvents(view: CalendarView, summaries: ChangeSummary[], environ
 			day.shown += 1;
 		}
 		const environment = environments.find((e) => e.key === p.booking.environment) ?? null;
-		const movable = !!summary && ['new', 'assess', 'authorise', 'scheduled'].includes(summary.state) && !(summary.kind === 'standard' && summary.state === 'scheduled');
 		const inTheWay = blocking(p.conflicts).length;
 		events.push({
 			id: `change-${p.booking.id}-${p.booking.environment}`,
 			start: new Date(p.booking.start),
 			end: new Date(p.booking.end),
 			title: `${p.booking.reference} ${summary?.title ?? p.booking.service}`,
-			startEditable: movable,
+			startEditable: isMovable(summary),
 			durationEditable: false,
 			classNames: ['rd-change', inTheWay ? 'rd-conflict' : 'rd-clear', `rd-risk-${summary?.risk ?? 'low'}`],
 			backgroundColor: environmentColour(environment, environments),
