@@ -1,0 +1,54 @@
+//! The one error type of every provider, with a kind the engine branches on.
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+/// What kind of failure, so the engine knows whether to retry, fail the step
+/// or stop and ask a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderErrorKind {
+    /// The target cannot be reached or is not running (retrying may help).
+    Unavailable,
+    /// The call took longer than its deadline.
+    Timeout,
+    /// The target refused: bad digest, bad signature, port taken, config
+    /// rejected. Retrying the same thing will fail the same way.
+    Refused,
+    /// The target answered with something we cannot read.
+    Malformed,
+    /// A local file or process operation failed.
+    Io,
+}
+
+impl ProviderErrorKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Unavailable => "provider_unavailable",
+            Self::Timeout => "provider_timeout",
+            Self::Refused => "provider_refused",
+            Self::Malformed => "provider_malformed",
+            Self::Io => "provider_io",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize, Type)]
+#[error("{message}")]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderError {
+    pub kind: ProviderErrorKind,
+    /// A sentence that says what went wrong and, where it can, what to do.
+    pub message: String,
+}
+
+impl ProviderError {
+    pub fn new(kind: ProviderErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = ProviderError> = std::result::Result<T, E>;
