@@ -19,8 +19,13 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 mod error;
+mod signature;
 
 pub use error::{ProviderError, ProviderErrorKind, Result};
+pub use signature::{
+    key_id, parse_public_key, signed_statement, verify_artefact_signature, SignatureProblem,
+    VerifiedBy,
+};
 
 /// Which service in which environment an action is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Type)]
@@ -79,7 +84,9 @@ pub struct ArtefactRef {
     /// Where the target fetches the bytes: a path for the local target, an
     /// image reference or package URL for the others.
     pub location: String,
-    /// The detached signature as recorded with the artefact (minisign text).
+    /// The detached minisign signature of [`signed_statement`] for this
+    /// service, version and digest (not of the tarball's bytes: the digest
+    /// binds those).
     pub signature: Option<String>,
 }
 
@@ -215,8 +222,12 @@ pub trait DeploymentTarget: Send + Sync {
     async fn health_check(&self, target: &TargetRef, leg: Leg) -> Result<HealthReport>;
 
     /// Sends all traffic to `to`, without dropping requests in flight.
-    async fn switch_traffic(&self, key: &ActionKey, target: &TargetRef, to: Leg)
-        -> Result<StepReport>;
+    async fn switch_traffic(
+        &self,
+        key: &ActionKey,
+        target: &TargetRef,
+        to: Leg,
+    ) -> Result<StepReport>;
 
     /// Watches live traffic for `period` and reports what it saw.
     async fn observe(&self, target: &TargetRef, period: Duration) -> Result<Observation>;
@@ -258,7 +269,10 @@ mod tests {
 
     #[test]
     fn the_idle_leg_is_the_one_not_live_and_blue_when_nothing_is() {
-        let mut status = TargetStatus { live: None, legs: vec![] };
+        let mut status = TargetStatus {
+            live: None,
+            legs: vec![],
+        };
         assert_eq!(status.idle(), Leg::Blue);
         status.live = Some(Leg::Blue);
         assert_eq!(status.idle(), Leg::Green);
