@@ -182,7 +182,7 @@ mod tests {
             "1.2.0",
             &digest('a'),
             Some(&sig),
-            &[key.clone()],
+            std::slice::from_ref(&key),
         )
         .unwrap();
         assert_eq!(by.public_key, key);
@@ -231,9 +231,12 @@ mod tests {
             }
             e => panic!("{e}"),
         }
-        assert_eq!(check(None, &[other_key.clone()]), SignatureProblem::Missing);
         assert_eq!(
-            check(Some("  "), &[other_key.clone()]),
+            check(None, std::slice::from_ref(&other_key)),
+            SignatureProblem::Missing
+        );
+        assert_eq!(
+            check(Some("  "), std::slice::from_ref(&other_key)),
             SignatureProblem::Missing
         );
         assert_eq!(check(Some(&sig), &[]), SignatureProblem::NoTrustedKeys);
