@@ -48,6 +48,9 @@ command -v bc >/dev/null || { echo "test: bc is needed to add up test counts" >&
 run "ui build" - bash -c 'cd ui && npx svelte-kit sync && npx vite build --logLevel warn'
 run "cargo fmt" - cargo fmt --all --check
 run "cargo clippy" - cargo clippy --workspace --all-targets --locked -- -D warnings
+# The sample service the local blue-green target runs: the engine's tests
+# start it from target/debug.
+run "sample service build" - cargo build -p release-desk-local-target --bins --locked
 run "rust tests" count_cargo scripts/with-keyring.sh cargo test --workspace --exclude release-desk-e2e --locked --no-fail-fast
 run "svelte-check" - bash -c 'cd ui && npm run --silent check'
 run "eslint" - bash -c 'cd ui && npm run --silent lint'

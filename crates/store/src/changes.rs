@@ -24,7 +24,7 @@ fn subject(id: i64) -> String {
     format!("change:{id}")
 }
 
-async fn audit(
+pub(crate) async fn audit(
     tx: &mut Transaction<'_, Sqlite>,
     id: i64,
     by: &str,
@@ -111,7 +111,7 @@ pub(crate) async fn load_for_write(
     Ok(loaded)
 }
 
-async fn set_state(
+pub(crate) async fn set_state(
     tx: &mut Transaction<'_, Sqlite>,
     record: &ChangeRecord,
     to: ChangeState,
@@ -203,7 +203,11 @@ pub(crate) async fn settle_after_write(
     commit_and_reload(store, tx, id).await
 }
 
-async fn bump(tx: &mut Transaction<'_, Sqlite>, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub(crate) async fn bump(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE change_records SET revision = revision + 1, updated_at_ms = ? WHERE id = ?")
         .bind(to_ms(now))
         .bind(id)

@@ -13,6 +13,7 @@ mod history;
 mod open;
 mod policies;
 mod profiles;
+mod promotions;
 mod records;
 mod schedule;
 mod time;
@@ -26,6 +27,10 @@ pub use dashboard::{Dashboard, DashboardCell, DashboardRow, DeployedVersion, Las
 pub use error::{Result, StoreError};
 pub use history::{CellHistory, HistoryEntry, HistoryPage};
 pub use open::{move_aside, supported_schema, testing, OpenReport, DATABASE_FILE};
+pub use promotions::{
+    GateCheck, PromotionRecord, PromotionRequest, Started, StoredArtefact, TargetBinding,
+    TargetSnapshot, TrustedKey, RELEASE_ROLES,
+};
 pub use schedule::{PlannedSlot, FREEZE_OVERRIDE_ROLES};
 pub use workspace::{LoadSummary, WorkspaceInfo};
 

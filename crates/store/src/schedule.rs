@@ -109,7 +109,7 @@ pub(crate) async fn load_bookings(conn: &mut SqliteConnection) -> Result<Vec<Boo
 }
 
 /// Expands every rule over `[from, to + look-ahead]`.
-fn expand_all(
+pub(crate) fn expand_all(
     rules: &[release_desk_calendar::CalendarRule],
     from: DateTime<Utc>,
     to: DateTime<Utc>,

@@ -1,0 +1,324 @@
+//! Runs promotions, rollbacks and drills against deployment targets.
+//!
+//! The engine is the only place that calls providers. For each promotion it
+//! loops: read the promotion back from the store, ask it what to do next
+//! ([`Promotion::next`]), write `StepBegan`, call the provider with the step's
+//! idempotency key, write the outcome. Because every step's start is written
+//! before the provider is called and its outcome after, a promotion killed
+//! at any point is resumed by [`Engine::resume_unfinished`]: the step that
+//! was running is called again under the same key, and the target answers
+//! from its own record instead of acting twice.
+
+mod error;
+mod readiness;
+mod step;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use release_desk_changes::Profile;
+use release_desk_domain::Slug;
+use release_desk_promotion::{Next, Promotion, PromotionEvent, PromotionKind, Release};
+use release_desk_provider::{ActionKey, DeploymentTarget, TargetRef, TargetStatus};
+use release_desk_store::{PromotionRecord, PromotionRequest, Store, TargetSnapshot};
+
+pub use error::{EngineError, Result};
+pub use readiness::RollbackReadiness;
+
+/// Called with the promotion after every event, for the UI's live timeline.
+pub type UpdateSink = Arc<dyn Fn(&Promotion) + Send + Sync>;
+
+/// Tuning that tests shorten.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineSettings {
+    /// Length of one soak observation.
+    pub sample: Duration,
+    /// Wait before retrying a step that failed for a passing reason.
+    pub retry_pause: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            sample: Duration::from_secs(5),
+            retry_pause: Duration::from_secs(2),
+        }
+    }
+}
+
+struct Inner {
+    store: Store,
+    targets: HashMap<String, Arc<dyn DeploymentTarget>>,
+    updates: UpdateSink,
+    running: Mutex<HashSet<i64>>,
+    settings: EngineSettings,
+}
+
+/// Cheap to clone; clones share the running set.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+/// Removes a promotion from the running set however its run ends.
+struct RunGuard<'a> {
+    running: &'a Mutex<HashSet<i64>>,
+    id: i64,
+}
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.running.lock() {
+            set.remove(&self.id);
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        targets: Vec<Arc<dyn DeploymentTarget>>,
+        updates: UpdateSink,
+        settings: EngineSettings,
+    ) -> Self {
+        let targets = targets
+            .into_iter()
+            .map(|t| (t.info().provider, t))
+            .collect();
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                targets,
+                updates,
+                running: Mutex::new(HashSet::new()),
+                settings,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The target that serves a service in an environment.
+    pub async fn target_for(
+        &self,
+        service: &Slug,
+        environment: &Slug,
+    ) -> Result<(Arc<dyn DeploymentTarget>, TargetRef)> {
+        let binding = self
+            .inner
+            .store
+            .target_binding(service, environment)
+            .await?
+            .ok_or_else(|| {
+                EngineError::Refused(format!(
+                    "{service} has no deployment target in {environment}: bind one in Settings before promoting"
+                ))
+            })?;
+        let target = self
+            .inner
+            .targets
+            .get(&binding.provider)
+            .cloned()
+            .ok_or_else(|| EngineError::UnknownProvider(binding.provider.clone()))?;
+        Ok((
+            target,
+            TargetRef {
+                service: service.clone(),
+                environment: environment.clone(),
+            },
+        ))
+    }
+
+    /// Reads the target's real state, bounded by the action timeout.
+    pub async fn status(&self, service: &Slug, environment: &Slug) -> Result<TargetStatus> {
+        let (target, tref) = self.target_for(service, environment).await?;
+        Ok(step::bounded(target.status(&tref)).await?)
+    }
+
+    /// Starts a promotion, rollback or drill (or returns the one this
+    /// request key already started) and runs it in the background.
+    /// `version` is the artefact to promote; rollbacks find the last known
+    /// good release and drills use what is live, so they ignore it.
+    pub async fn request(
+        &self,
+        kind: PromotionKind,
+        service: &Slug,
+        environment: &Slug,
+        version: Option<String>,
+        request_key: &str,
+        by: &Profile,
+    ) -> Result<PromotionRecord> {
+        let status = self.status(service, environment).await?;
+        let current = live_release(&status);
+        let (version, ready_leg) = match kind {
+            PromotionKind::Promote => (
+                version
+                    .ok_or_else(|| EngineError::Refused("choose the version to promote".into()))?,
+                None,
+            ),
+            PromotionKind::Rollback => {
+                let (version, digest) = self
+                    .inner
+                    .store
+                    .last_good_release(service, environment, current.as_ref().map(|c| &c.digest))
+                    .await?
+                    .ok_or_else(|| {
+                        EngineError::Refused(format!(
+                            "no earlier release of {service} succeeded in {environment}: there is nothing to roll back to"
+                        ))
+                    })?;
+                let ready = status
+                    .legs
+                    .iter()
+                    .find(|l| {
+                        l.digest.as_ref() == Some(&digest) && l.running && l.healthy == Some(true)
+                    })
+                    .map(|l| l.leg);
+                (version, ready)
+            }
+            PromotionKind::Drill => {
+                let live = current.as_ref().ok_or_else(|| {
+                    EngineError::Refused(format!(
+                        "nothing of {service} is live in {environment} to drill"
+                    ))
+                })?;
+                let ready = status
+                    .legs
+                    .iter()
+                    .find(|l| {
+                        Some(l.leg) != live.leg
+                            && l.digest.is_some()
+                            && l.running
+                            && l.healthy == Some(true)
+                    })
+                    .map(|l| l.leg);
+                (live.version.clone(), ready)
+            }
+        };
+        let request = PromotionRequest {
+            request_key: request_key.to_owned(),
+            kind,
+            service: service.clone(),
+            environment: environment.clone(),
+            version,
+        };
+        let started = self
+            .inner
+            .store
+            .start_promotion(
+                &request,
+                TargetSnapshot { current, ready_leg },
+                by,
+                Utc::now(),
+            )
+            .await?;
+        let id = started.record.promotion.id;
+        if !started.record.promotion.phase.is_finished() {
+            self.spawn(id);
+        }
+        Ok(started.record)
+    }
+
+    /// Runs a promotion in the background; errors are logged, and the
+    /// promotion stays unfinished so the next start resumes it.
+    pub fn spawn(&self, id: i64) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.run(id).await {
+                tracing::error!(promotion = id, error = %e, "promotion stopped before its end; it resumes at the next start");
+            }
+        });
+    }
+
+    /// Resumes every promotion that had not ended (after a crash or kill).
+    pub async fn resume_unfinished(&self) -> Result<Vec<i64>> {
+        let ids = self.inner.store.unfinished_promotions().await?;
+        for id in &ids {
+            tracing::info!(promotion = id, "resuming an unfinished promotion");
+            self.spawn(*id);
+        }
+        Ok(ids)
+    }
+
+    /// Runs a promotion to its end; if it already runs here, waits for that.
+    pub async fn run(&self, id: i64) -> Result<Promotion> {
+        // Another task runs it here already (the one `request` spawned):
+        // wait for that run to end, then take over (which finds it done).
+        loop {
+            let fresh = self
+                .inner
+                .running
+                .lock()
+                .map_err(|_| EngineError::Refused("the engine's run list is poisoned".into()))?
+                .insert(id);
+            if fresh {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _guard = RunGuard {
+            running: &self.inner.running,
+            id,
+        };
+        loop {
+            let record = self.inner.store.promotion(id).await?;
+            let promotion = &record.promotion;
+            (self.inner.updates)(promotion);
+            let Next::Run {
+                step,
+                kind,
+                leg,
+                key,
+                resumed,
+            } = promotion.next()
+            else {
+                return Ok(record.promotion);
+            };
+            let retrying = !resumed && promotion.steps[step as usize].attempts > 0;
+            if retrying {
+                tokio::time::sleep(self.inner.settings.retry_pause).await;
+            }
+            if !resumed {
+                let began = PromotionEvent::StepBegan {
+                    step,
+                    at: Utc::now(),
+                };
+                let p = self
+                    .inner
+                    .store
+                    .record_promotion_event(id, &began, Utc::now())
+                    .await?;
+                (self.inner.updates)(&p);
+            } else {
+                tracing::info!(promotion = id, step, key = %key, "repeating a step that was running when the app stopped");
+            }
+            let key = ActionKey::new(key)?;
+            let record = self.inner.store.promotion(id).await?;
+            let outcome = step::perform(self, &record, step, kind, leg, &key).await?;
+            let p = self
+                .inner
+                .store
+                .record_promotion_event(id, &outcome, Utc::now())
+                .await?;
+            (self.inner.updates)(&p);
+        }
+    }
+}
+
+/// What is live according to the target: the live leg's release, or for a
+/// target without legs in use, the first running instance's.
+fn live_release(status: &TargetStatus) -> Option<Release> {
+    let leg = match status.live {
+        Some(l) => status.leg(l),
+        None => status.legs.iter().find(|l| l.running && l.digest.is_some()),
+    }?;
+    Some(Release {
+        version: leg.version.clone().unwrap_or_default(),
+        digest: leg.digest.clone()?,
+        leg: status.live,
+    })
+}

@@ -1,0 +1,365 @@
+//! The engine end to end against a real nginx and real processes: blue-green
+//! success, a smoke failure that never takes traffic, a soak failure that
+//! switches back, a rollback, gates refusing, pressing Promote twice, and a
+//! promotion stopped at every step and resumed.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{slug, world};
+use release_desk_changes::ChangeState;
+use release_desk_domain::Leg;
+use release_desk_engine::Engine;
+use release_desk_promotion::{Phase, Promotion, PromotionKind, StepKind, StepState};
+use release_desk_provider::{DeploymentTarget, TargetRef};
+
+async fn promote(
+    engine: &Engine,
+    w: &common::World,
+    version: &str,
+    env: &str,
+    key: &str,
+) -> Promotion {
+    let r = engine
+        .request(
+            PromotionKind::Promote,
+            &slug("demo-web"),
+            &slug(env),
+            Some(version.into()),
+            key,
+            &w.priya,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("promoting {version} to {env} was refused: {e}"));
+    engine.run(r.promotion.id).await.unwrap()
+}
+
+async fn live_version(engine: &Engine, env: &str) -> (Option<Leg>, Option<String>) {
+    let status = engine.status(&slug("demo-web"), &slug(env)).await.unwrap();
+    let version = status
+        .live
+        .and_then(|l| status.leg(l))
+        .and_then(|l| l.version.clone());
+    (status.live, version)
+}
+
+/// What the proxy serves, asked over HTTP through nginx.
+async fn served(target: &release_desk_local_target::LocalTarget, env: &str) -> String {
+    let url = target
+        .proxy_url(&TargetRef {
+            service: slug("demo-web"),
+            environment: slug(env),
+        })
+        .unwrap();
+    let client = reqwest::Client::new();
+    let response = client.get(format!("{url}/healthz")).send().await.unwrap();
+    response
+        .headers()
+        .get(release_desk_local_target::VERSION_HEADER)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+async fn count(w: &common::World, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(w.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotions_succeed_refuse_fail_safely_and_roll_back() {
+    let w = world().await;
+    let target = w.target();
+    let engine = w.engine(target.clone());
+    let c100 = w.approved_change("1.0.0", &["dev"]).await;
+    let c110 = w.approved_change("1.1.0", &["dev", "test"]).await;
+
+    // First release: no previous leg, goes to blue.
+    let p = promote(&engine, &w, "1.0.0", "dev", "press-1").await;
+    assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
+    assert_eq!(
+        live_version(&engine, "dev").await,
+        (Some(Leg::Blue), Some("1.0.0".into()))
+    );
+    assert_eq!(served(&target, "dev").await, "1.0.0");
+    let change = w
+        .store
+        .change(c100.id, None, chrono::Utc::now())
+        .await
+        .unwrap()
+        .record;
+    assert_eq!(
+        change.state,
+        ChangeState::Review,
+        "the change moves to review when its only promotion ends"
+    );
+
+    // Upgrade to green; blue keeps running as the way back.
+    let p = promote(&engine, &w, "1.1.0", "dev", "press-2").await;
+    assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
+    assert_eq!(served(&target, "dev").await, "1.1.0");
+    let status = engine
+        .status(&slug("demo-web"), &slug("dev"))
+        .await
+        .unwrap();
+    assert!(
+        status.leg(Leg::Blue).unwrap().running,
+        "the old leg was stopped"
+    );
+    let soak = p.steps.iter().find(|s| s.kind == StepKind::Soak).unwrap();
+    let StepState::Succeeded { report, .. } = &soak.state else {
+        panic!("soak: {:?}", soak.state)
+    };
+    assert!(
+        report.summary.starts_with("soaked 4 s:"),
+        "{}",
+        report.summary
+    );
+    assert!(
+        !p.samples.is_empty() && p.samples.iter().all(|s| s.errors == 0),
+        "{:?}",
+        p.samples
+    );
+    // The change covers test too: it stays in Implement until test is done.
+    assert_eq!(
+        w.store
+            .change(c110.id, None, chrono::Utc::now())
+            .await
+            .unwrap()
+            .record
+            .state,
+        ChangeState::Implement
+    );
+
+    // The same press twice starts one promotion.
+    let again = engine
+        .request(
+            PromotionKind::Promote,
+            &slug("demo-web"),
+            &slug("dev"),
+            Some("1.1.0".into()),
+            "press-2",
+            &w.priya,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.promotion.id, p.id);
+    assert_eq!(count(&w, "SELECT COUNT(*) FROM promotions").await, 2);
+
+    // To test, now that dev succeeded with the same digest.
+    let p = promote(&engine, &w, "1.1.0", "test", "press-3").await;
+    assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
+    assert_eq!(
+        w.store
+            .change(c110.id, None, chrono::Utc::now())
+            .await
+            .unwrap()
+            .record
+            .state,
+        ChangeState::Review
+    );
+
+    // 1.2.0 fails its smoke test: it never takes traffic.
+    let _c120 = w.approved_change("1.2.0", &["dev"]).await;
+    let p = promote(&engine, &w, "1.2.0", "dev", "press-4").await;
+    assert_eq!(p.phase, Phase::Failed);
+    let f = p.failure.clone().unwrap();
+    assert_eq!(f.step, StepKind::Smoke);
+    assert!(!f.switched_back && !f.needs_attention, "{f:?}");
+    assert!(
+        f.reason.contains("smoke tests failed on blue"),
+        "{}",
+        f.reason
+    );
+    assert!(!p
+        .steps
+        .iter()
+        .any(|s| s.kind == StepKind::Switch && s.attempts > 0));
+    assert_eq!(served(&target, "dev").await, "1.1.0");
+
+    // 1.2.0 cannot go to test: it failed in dev.
+    let _c120t = w.approved_change("1.2.0", &["test"]).await;
+    let before = count(&w, "SELECT COUNT(*) FROM promotions").await;
+    let audit_before = count(&w, "SELECT COUNT(*) FROM audit_log").await;
+    let err = engine
+        .request(
+            PromotionKind::Promote,
+            &slug("demo-web"),
+            &slug("test"),
+            Some("1.2.0".into()),
+            "press-5",
+            &w.priya,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "gates_failed", "{err}");
+    assert!(
+        err.to_string()
+            .contains("Previous stage succeeded: 1.2.0 failed in dev"),
+        "{err}"
+    );
+    assert_eq!(
+        count(&w, "SELECT COUNT(*) FROM promotions").await,
+        before,
+        "a refusal wrote a promotion"
+    );
+    assert_eq!(
+        count(&w, "SELECT COUNT(*) FROM audit_log").await,
+        audit_before,
+        "a refusal wrote to the log"
+    );
+    assert_eq!(
+        count(&w, "SELECT COUNT(*) FROM environment_locks").await,
+        0,
+        "a lock outlived its promotion"
+    );
+
+    // 1.3.0 passes smoke, then fails under soak: traffic goes back to green.
+    let _c130 = w.approved_change("1.3.0", &["dev"]).await;
+    let p = promote(&engine, &w, "1.3.0", "dev", "press-6").await;
+    assert_eq!(p.phase, Phase::Failed);
+    let f = p.failure.clone().unwrap();
+    assert_eq!(f.step, StepKind::Soak, "{f:?}");
+    assert!(f.switched_back && !f.needs_attention, "{f:?}");
+    assert!(f.reason.starts_with("soak failed: sample"), "{}", f.reason);
+    assert_eq!(
+        live_version(&engine, "dev").await,
+        (Some(Leg::Green), Some("1.1.0".into()))
+    );
+    assert_eq!(served(&target, "dev").await, "1.1.0");
+    let outcome: String = sqlx::query_scalar(
+        "SELECT d.outcome FROM promotions p JOIN deployments d ON d.id = p.deployment_id WHERE p.id = ?",
+    )
+    .bind(p.id)
+    .fetch_one(w.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(outcome, "rolled_back");
+
+    // Roll back dev: 1.0.0 no longer runs (blue holds 1.3.0), so it is redeployed.
+    let readiness = engine
+        .rollback_readiness(&slug("demo-web"), &slug("dev"))
+        .await
+        .unwrap();
+    assert!(readiness.possible && !readiness.ready, "{readiness:?}");
+    assert_eq!(readiness.target_version.as_deref(), Some("1.0.0"));
+    assert!(
+        readiness.summary.contains("redeploys"),
+        "{}",
+        readiness.summary
+    );
+    let r = engine
+        .request(
+            PromotionKind::Rollback,
+            &slug("demo-web"),
+            &slug("dev"),
+            None,
+            "press-7",
+            &w.priya,
+        )
+        .await
+        .unwrap();
+    let p = engine.run(r.promotion.id).await.unwrap();
+    assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
+    assert_eq!(p.steps[0].kind, StepKind::Deploy);
+    assert_eq!(served(&target, "dev").await, "1.0.0");
+    // Now 1.1.0 still runs on green: a rollback would be a switch.
+    let readiness = engine
+        .rollback_readiness(&slug("demo-web"), &slug("dev"))
+        .await
+        .unwrap();
+    assert!(readiness.ready, "{readiness:?}");
+
+    // A drill in dev goes to green and comes back to blue.
+    let r = engine
+        .request(
+            PromotionKind::Drill,
+            &slug("demo-web"),
+            &slug("dev"),
+            None,
+            "press-8",
+            &w.priya,
+        )
+        .await
+        .unwrap();
+    let p = engine.run(r.promotion.id).await.unwrap();
+    assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
+    assert_eq!(served(&target, "dev").await, "1.0.0");
+
+    // Every decision is in an intact chain, and the UI saw each step move.
+    assert!(w.store.verify_audit().await.unwrap().intact);
+    assert!(w.updates.lock().unwrap().len() > 20);
+    target.shutdown_all().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_stopped_at_any_step_resumes_and_runs_no_step_twice() {
+    let w = world().await;
+    let _c100 = w.approved_change("1.0.0", &["dev"]).await;
+    let _c110 = w.approved_change("1.1.0", &["dev"]).await;
+    let target = w.target();
+    let engine = w.engine(target.clone());
+    let p = promote(&engine, &w, "1.0.0", "dev", "first").await;
+    assert_eq!(p.phase, Phase::Succeeded);
+    drop(engine);
+
+    // Start 1.1.0 and stop the engine as each step begins, then start a
+    // new engine (and target) over the same files and let it resume.
+    let engine = w.engine(target.clone());
+    let r = engine
+        .request(
+            PromotionKind::Promote,
+            &slug("demo-web"),
+            &slug("dev"),
+            Some("1.1.0".into()),
+            "second",
+            &w.priya,
+        )
+        .await
+        .unwrap();
+    let id = r.promotion.id;
+    // `request` spawned a runner; stop the engine while it works.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(engine);
+    let mut resumes = 0;
+    loop {
+        let target = w.target();
+        let engine = w.engine(target.clone());
+        let resumed = engine.resume_unfinished().await.unwrap();
+        if resumed.is_empty() {
+            break;
+        }
+        resumes += 1;
+        assert!(resumes < 20, "never finished");
+        // Let it run a little, then "kill" it again by dropping it mid-flight.
+        let handle = tokio::spawn({
+            let engine = engine.clone();
+            async move { engine.run(id).await }
+        });
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        handle.abort();
+        let _ = handle.await;
+    }
+    let p = w.store.promotion(id).await.unwrap().promotion;
+    assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
+    assert!(resumes >= 1, "the test never interrupted the promotion");
+    // No step needed a second attempt: each resumed step ran under its key.
+    for s in &p.steps {
+        assert_eq!(
+            s.attempts, 1,
+            "{:?} was attempted {} times",
+            s.kind, s.attempts
+        );
+    }
+    let engine = w.engine(w.target());
+    assert_eq!(
+        live_version(&engine, "dev").await,
+        (Some(Leg::Green), Some("1.1.0".into()))
+    );
+    assert_eq!(count(&w, "SELECT COUNT(*) FROM environment_locks").await, 0);
+    assert!(w.store.verify_audit().await.unwrap().intact);
+    w.target().shutdown_all().await.unwrap();
+    let _ = target.info();
+}

@@ -1,0 +1,218 @@
+//! Gathering what the gates judge, from the cache, in one connection (inside
+//! the write transaction when a promotion starts, so nothing changes between
+//! judging and starting).
+
+use chrono::{DateTime, Duration, Utc};
+use release_desk_calendar::{conflicts, Booking};
+use release_desk_changes::{guard_facts, policy_for, ChangeId, ChangeType};
+use release_desk_domain::{Digest, Slug};
+use release_desk_promotion::{
+    CalendarFact, ChangeFact, GateFacts, LockFact, PreviousStageFact, PromotionKind,
+};
+use sqlx::{Row, SqliteConnection};
+
+use super::setup::load_trusted_keys;
+use crate::calendar::load_rules;
+use crate::change_queries::{load_decisions, load_record};
+use crate::policies::load_policies;
+use crate::schedule::{expand_all, load_bookings};
+use crate::time::from_ms;
+use crate::{Result, StoreError};
+
+/// The gate facts and the ids a start needs.
+pub(crate) struct Gathered {
+    pub facts: GateFacts,
+    pub artefact_id: i64,
+    pub production: bool,
+    pub change_id: Option<i64>,
+}
+
+/// How long a promotion is expected to take, for judging it against the
+/// calendar: its soak plus time to deploy, test and switch.
+pub(crate) fn expected_length(soak_secs: u32) -> Duration {
+    Duration::seconds(i64::from(soak_secs)) + Duration::minutes(10)
+}
+
+pub(crate) async fn gather(
+    conn: &mut SqliteConnection,
+    kind: PromotionKind,
+    service: &Slug,
+    environment: &Slug,
+    version: &str,
+    soak_secs: u32,
+    now: DateTime<Utc>,
+) -> Result<Gathered> {
+    let artefact = sqlx::query(
+        "SELECT a.id, a.digest, a.signature, NULL, s.id
+         FROM artefacts a JOIN services s ON s.id = a.service_id
+         WHERE s.key = ? AND a.version = ?",
+    )
+    .bind(service.as_str())
+    .bind(version)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| StoreError::UnknownArtefact {
+        service: service.to_string(),
+        version: version.to_owned(),
+    })?;
+    let artefact_id: i64 = artefact.get(0);
+    let digest = Digest::parse(artefact.get(1))?;
+    let env = sqlx::query("SELECT id, position, production FROM environments WHERE key = ?")
+        .bind(environment.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::UnknownEnvironment(environment.to_string()))?;
+    let (environment_id, position): (i64, i64) = (env.get(0), env.get(1));
+    let production = env.get::<i64, _>(2) == 1;
+
+    let earlier = sqlx::query(
+        "SELECT e.key,
+                (SELECT d.outcome FROM deployments d WHERE d.artefact_id = ? AND d.environment_id = e.id
+                 ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1),
+                (SELECT d.started_at_ms FROM deployments d WHERE d.artefact_id = ? AND d.environment_id = e.id
+                 ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1)
+         FROM environments e WHERE e.position < ? ORDER BY e.position DESC",
+    )
+    .bind(artefact_id)
+    .bind(artefact_id)
+    .bind(position)
+    .fetch_all(&mut *conn)
+    .await?;
+    let earlier_stages = earlier
+        .iter()
+        .map(|r| {
+            let outcome: Option<String> = r.get(1);
+            Ok(PreviousStageFact {
+                environment: Slug::parse(r.get(0))?,
+                succeeded: match outcome.as_deref() {
+                    Some("succeeded") => Some(true),
+                    Some("failed" | "rolled_back") => Some(false),
+                    _ => None,
+                },
+                at: r.get::<Option<i64>, _>(2).map(from_ms),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    // The open change covering this cell: for this artefact first, then the
+    // one furthest along, then the earliest planned.
+    let change_id: Option<i64> = sqlx::query_scalar(
+        "SELECT c.id FROM change_records c
+         JOIN artefacts a ON a.id = c.artefact_id
+         JOIN change_environments ce ON ce.change_id = c.id
+         WHERE a.service_id = ? AND ce.environment_id = ?
+           AND c.state IN ('new', 'assess', 'authorise', 'scheduled', 'implement')
+         ORDER BY (c.artefact_id = ?) DESC,
+                  CASE c.state WHEN 'implement' THEN 0 WHEN 'scheduled' THEN 1 ELSE 2 END,
+                  c.planned_start_ms, c.id
+         LIMIT 1",
+    )
+    .bind(artefact.get::<i64, _>(4))
+    .bind(environment_id)
+    .bind(artefact_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (change, overrides) = match change_id {
+        None => (None, Vec::new()),
+        Some(id) => {
+            let loaded = load_record(conn, id).await?;
+            let record = loaded.record;
+            let decisions = load_decisions(conn, id).await?;
+            let policies = load_policies(conn).await?;
+            let guard = guard_facts(&record, &policies, &decisions, now);
+            let approval = guard
+                .approvals
+                .iter()
+                .find(|a| &a.environment == environment);
+            let skip_stages = if record.kind == ChangeType::Emergency {
+                policy_for(&policies, environment, ChangeType::Emergency)
+                    .and_then(|p| p.emergency.as_ref())
+                    .map(|e| e.skip_stages.clone())
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let overrides = load_bookings(conn)
+                .await?
+                .into_iter()
+                .find(|b| b.id == id && &b.environment == environment)
+                .map(|b| b.overrides)
+                .unwrap_or_default();
+            let fact = ChangeFact {
+                reference: ChangeId(id).to_string(),
+                kind: record.kind,
+                state: record.state,
+                digest: record.artefact.digest.clone(),
+                approved: approval.is_some_and(|a| a.satisfied),
+                after_the_fact: approval.is_some_and(|a| a.after_the_fact),
+                approval_summary: approval.map_or_else(
+                    || format!("no approval policy covers {environment}"),
+                    |a| a.summary(),
+                ),
+                planned_start: record.planned_start,
+                planned_end: record.planned_end,
+                skip_stages,
+            };
+            (Some(fact), overrides)
+        }
+    };
+
+    let rules = load_rules(conn).await?;
+    let end = now + expected_length(soak_secs);
+    let expanded = expand_all(&rules, now, end)?;
+    let booking = Booking {
+        id: change_id.unwrap_or(-1),
+        reference: change_id.map_or_else(|| "this promotion".into(), |id| ChangeId(id).to_string()),
+        service: service.clone(),
+        environment: environment.clone(),
+        stage: u32::try_from(position).unwrap_or(0),
+        production,
+        digest: digest.clone(),
+        start: now,
+        end,
+        overrides,
+    };
+    let calendar = CalendarFact {
+        conflicts: conflicts(&booking, &expanded, &[]),
+    };
+
+    let lock = sqlx::query(
+        "SELECT l.promotion_id, s.key, a.version, p.requested_by, l.since_ms
+         FROM environment_locks l JOIN promotions p ON p.id = l.promotion_id
+         JOIN services s ON s.id = p.service_id JOIN artefacts a ON a.id = p.artefact_id
+         WHERE l.environment_id = ?",
+    )
+    .bind(environment_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| {
+        Ok::<_, StoreError>(LockFact {
+            promotion: r.get(0),
+            service: Slug::parse(r.get(1))?,
+            version: r.get(2),
+            by: r.get(3),
+            since: from_ms(r.get(4)),
+        })
+    })
+    .transpose()?;
+
+    Ok(Gathered {
+        facts: GateFacts {
+            kind,
+            service: service.clone(),
+            environment: environment.clone(),
+            version: version.to_owned(),
+            digest,
+            signature: artefact.get(2),
+            trusted_keys: load_trusted_keys(conn).await?,
+            earlier_stages,
+            change,
+            calendar,
+            lock,
+            now,
+        },
+        artefact_id,
+        production,
+        change_id,
+    })
+}

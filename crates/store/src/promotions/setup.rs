@@ -1,0 +1,301 @@
+//! What promotions need configured: the keys whose signatures the workspace
+//! trusts, where each artefact's bytes are, and which target serves each
+//! service in each environment.
+
+use chrono::{DateTime, Utc};
+use release_desk_changes::Profile;
+use release_desk_domain::Slug;
+use release_desk_promotion::{SoakThresholds, Strategy};
+use release_desk_provider::{key_id, parse_public_key};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use specta::Type;
+use sqlx::{Row, SqliteConnection};
+
+use crate::audit::append;
+use crate::calendar::{holds, roles_of};
+use crate::changes::refused;
+use crate::time::{from_ms, to_ms};
+use crate::{Result, Store, StoreError};
+use release_desk_audit::EntryDraft;
+
+/// Who may add trusted keys and bind targets: the people who run releases.
+pub const RELEASE_ROLES: [&str; 1] = ["release-manager"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustedKey {
+    #[specta(type = u32)]
+    pub id: i64,
+    pub public_key: String,
+    pub key_id: String,
+    pub label: String,
+    pub added_by: String,
+    pub added_at: DateTime<Utc>,
+}
+
+/// How a service is deployed in an environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetBinding {
+    pub service: Slug,
+    pub environment: Slug,
+    /// The provider's stable name, e.g. `local-nginx`.
+    pub provider: String,
+    pub strategy: Strategy,
+    pub soak_secs: u32,
+    pub thresholds: SoakThresholds,
+}
+
+pub(crate) async fn ids(
+    conn: &mut SqliteConnection,
+    service: &Slug,
+    environment: &Slug,
+) -> Result<(i64, i64)> {
+    let s: Option<i64> = sqlx::query_scalar("SELECT id FROM services WHERE key = ?")
+        .bind(service.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let s = s.ok_or_else(|| StoreError::UnknownService(service.to_string()))?;
+    let e: Option<i64> = sqlx::query_scalar("SELECT id FROM environments WHERE key = ?")
+        .bind(environment.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let e = e.ok_or_else(|| StoreError::UnknownEnvironment(environment.to_string()))?;
+    Ok((s, e))
+}
+
+pub(crate) async fn load_trusted_keys(conn: &mut SqliteConnection) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT public_key FROM trusted_keys ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?,
+    )
+}
+
+impl Store {
+    /// The keys whose signatures this workspace trusts.
+    pub async fn trusted_keys(&self) -> Result<Vec<TrustedKey>> {
+        let rows = sqlx::query(
+            "SELECT id, public_key, key_id, label, added_by, added_at_ms FROM trusted_keys ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| TrustedKey {
+                id: r.get(0),
+                public_key: r.get(1),
+                key_id: r.get(2),
+                label: r.get(3),
+                added_by: r.get(4),
+                added_at: from_ms(r.get(5)),
+            })
+            .collect())
+    }
+
+    /// Trusts a minisign public key. Only release managers may; audited.
+    /// Adding a key already trusted changes nothing and says so.
+    pub async fn add_trusted_key(
+        &self,
+        public_key: &str,
+        label: &str,
+        by: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<TrustedKey> {
+        if !holds(by, &RELEASE_ROLES) {
+            return Err(refused(
+                "not_release_manager",
+                format!(
+                    "only a release manager may add trusted signing keys; {} holds {}",
+                    by.name,
+                    roles_of(by)
+                ),
+            ));
+        }
+        parse_public_key(public_key).map_err(|why| refused("invalid_key", why))?;
+        let key = public_key
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
+            .unwrap_or_default()
+            .to_owned();
+        let label = release_desk_domain::required_text("key label", label)?;
+        let id = key_id(&key).unwrap_or_default();
+        let mut tx = self.begin_write().await?;
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM trusted_keys WHERE public_key = ?")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+        if existing.is_none() {
+            sqlx::query(
+                "INSERT INTO trusted_keys (public_key, key_id, label, added_by, added_at_ms) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&key)
+            .bind(&id)
+            .bind(&label)
+            .bind(&by.name)
+            .bind(to_ms(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+            append(
+                &mut tx,
+                EntryDraft {
+                    at: now,
+                    actor: by.name.clone(),
+                    action: "signing_key.trusted".into(),
+                    subject: format!("signing-key:{id}"),
+                    detail: json!({ "keyId": id, "label": label }).to_string(),
+                },
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        }
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        self.trusted_keys()
+            .await?
+            .into_iter()
+            .find(|k| k.public_key == key)
+            .ok_or(StoreError::Malformed {
+                what: "trusted key",
+                detail: "the key just saved could not be read back".into(),
+            })
+    }
+
+    /// Records where an artefact's bytes are. Set once: the location of an
+    /// immutable artefact does not move.
+    pub async fn set_artefact_location(
+        &self,
+        service: &Slug,
+        version: &str,
+        location: &str,
+    ) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(|e| self.fail(e))?;
+        let id: i64 = sqlx::query_scalar(
+            "SELECT a.id FROM artefacts a JOIN services s ON s.id = a.service_id WHERE s.key = ? AND a.version = ?",
+        )
+        .bind(service.as_str())
+        .bind(version)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| self.fail(e))?
+        .ok_or_else(|| StoreError::UnknownArtefact {
+            service: service.to_string(),
+            version: version.to_owned(),
+        })?;
+        sqlx::query("INSERT INTO artefact_locations (artefact_id, location) VALUES (?, ?) ON CONFLICT (artefact_id) DO NOTHING")
+            .bind(id)
+            .bind(location)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Binds a service in an environment to a deployment target.
+    pub async fn bind_target(&self, binding: &TargetBinding) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(|e| self.fail(e))?;
+        let (s, e) = ids(&mut conn, &binding.service, &binding.environment).await?;
+        sqlx::query(
+            "INSERT INTO deployment_targets (service_id, environment_id, provider, strategy, soak_secs, max_error_rate_pct, max_p95_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (service_id, environment_id) DO UPDATE SET provider = excluded.provider,
+                strategy = excluded.strategy, soak_secs = excluded.soak_secs,
+                max_error_rate_pct = excluded.max_error_rate_pct, max_p95_ms = excluded.max_p95_ms",
+        )
+        .bind(s)
+        .bind(e)
+        .bind(&binding.provider)
+        .bind(binding.strategy.as_str())
+        .bind(binding.soak_secs)
+        .bind(binding.thresholds.max_error_rate_pct)
+        .bind(binding.thresholds.max_p95_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Every service and environment bound to a target.
+    pub async fn target_bindings(&self) -> Result<Vec<TargetBinding>> {
+        let rows = sqlx::query(
+            "SELECT s.key, e.key, t.provider, t.strategy, t.soak_secs, t.max_error_rate_pct, t.max_p95_ms
+             FROM deployment_targets t JOIN services s ON s.id = t.service_id
+             JOIN environments e ON e.id = t.environment_id ORDER BY s.key, e.position",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        rows.iter().map(binding_from).collect()
+    }
+
+    /// The target binding of one cell, if it has one.
+    pub async fn target_binding(
+        &self,
+        service: &Slug,
+        environment: &Slug,
+    ) -> Result<Option<TargetBinding>> {
+        Ok(self
+            .target_bindings()
+            .await?
+            .into_iter()
+            .find(|b| &b.service == service && &b.environment == environment))
+    }
+}
+
+fn binding_from(r: &sqlx::sqlite::SqliteRow) -> Result<TargetBinding> {
+    let strategy: String = r.get(3);
+    Ok(TargetBinding {
+        service: Slug::parse(r.get(0))?,
+        environment: Slug::parse(r.get(1))?,
+        provider: r.get(2),
+        strategy: Strategy::parse(&strategy).ok_or(StoreError::Malformed {
+            what: "deployment target",
+            detail: format!("unknown strategy '{strategy}'"),
+        })?,
+        soak_secs: u32::try_from(r.get::<i64, _>(4)).unwrap_or(0),
+        thresholds: SoakThresholds {
+            max_error_rate_pct: r.get(5),
+            max_p95_ms: r.get(6),
+            ..SoakThresholds::default()
+        },
+    })
+}
+
+/// What a target needs to fetch an artefact recorded for a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArtefact {
+    pub version: String,
+    pub location: Option<String>,
+    pub signature: Option<String>,
+}
+
+impl Store {
+    /// The artefact of a service with this digest, with where its bytes are.
+    pub async fn artefact_by_digest(
+        &self,
+        service: &Slug,
+        digest: &release_desk_domain::Digest,
+    ) -> Result<Option<StoredArtefact>> {
+        let row = sqlx::query(
+            "SELECT a.version, l.location, a.signature FROM artefacts a
+             JOIN services s ON s.id = a.service_id
+             LEFT JOIN artefact_locations l ON l.artefact_id = a.id
+             WHERE s.key = ? AND a.digest = ?",
+        )
+        .bind(service.as_str())
+        .bind(digest.hex())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(row.map(|r| StoredArtefact {
+            version: r.get(0),
+            location: r.get(1),
+            signature: r.get(2),
+        }))
+    }
+}
