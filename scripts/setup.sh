@@ -15,7 +15,7 @@ packages=(
   libwebkit2gtk-4.1-dev libsoup-3.0-dev librsvg2-dev libayatana-appindicator3-dev
   libsecret-1-dev libdbus-1-dev libssl-dev
   webkit2gtk-driver xvfb xauth dbus-x11 gnome-keyring
-  fonts-dejavu-core
+  fonts-dejavu-core nginx-light
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,121 @@
+//! Checking an artefact before anything on a leg changes: its bytes must hash
+//! to the recorded digest and carry a signature from a trusted key, and its
+//! manifest must name the service and version it was recorded as. Only then
+//! is it unpacked, into a staging directory beside the leg.
+
+use std::path::{Path, PathBuf};
+
+use release_desk_provider::ArtefactRef;
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{io_at, refused, Result};
+use crate::package::{Manifest, MANIFEST_FILE};
+use crate::signing;
+use crate::unpack::{self, LIMITS};
+
+/// The file the target adds to an unpacked artefact so the running service
+/// can report which bytes it serves.
+pub const DIGEST_FILE: &str = ".release-desk-digest";
+
+/// An artefact whose bytes were read, hashed and signature-checked.
+pub(crate) struct Verified {
+    bytes: Vec<u8>,
+    pub key_id: String,
+}
+
+/// Reads the artefact's bytes and checks digest and signature.
+pub(crate) fn verify(artefact: &ArtefactRef, trusted_keys: &[String]) -> Result<Verified> {
+    let path = Path::new(&artefact.location);
+    let size = std::fs::metadata(path)
+        .map_err(|e| io_at("read the artefact at", path, e))?
+        .len();
+    if size > LIMITS.max_bytes {
+        return Err(refused(format!(
+            "the artefact at {} is {size} bytes, more than the {} MiB this target accepts",
+            path.display(),
+            LIMITS.max_bytes / (1024 * 1024)
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| io_at("read the artefact at", path, e))?;
+    let actual = hex::encode(Sha256::digest(&bytes));
+    if actual != artefact.digest.hex() {
+        return Err(refused(format!(
+            "{} {} at {} has digest sha256:{actual}, not the recorded {}: the artefact's bytes \
+             changed since it was recorded: do not deploy it; rebuild and record a new version",
+            artefact.service,
+            artefact.version,
+            path.display(),
+            artefact.digest
+        )));
+    }
+    let key_id = signing::verify(
+        &artefact.service,
+        &artefact.version,
+        &artefact.digest,
+        artefact.signature.as_deref(),
+        trusted_keys,
+    )?;
+    Ok(Verified { bytes, key_id })
+}
+
+/// A verified artefact unpacked into a staging directory; removed on drop
+/// unless it was moved into place.
+pub(crate) struct Staged {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // After a successful install the directory was renamed away and this
+        // finds nothing; otherwise it clears a half-used staging area.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Unpacks into `staging` and checks the manifest against the reference.
+pub(crate) fn stage(
+    verified: &Verified,
+    artefact: &ArtefactRef,
+    staging: PathBuf,
+) -> Result<Staged> {
+    if let Some(parent) = staging.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_at("create", parent, e))?;
+    }
+    let mut staged = Staged {
+        dir: staging,
+        manifest: Manifest::new(
+            &artefact.service,
+            &artefact.version,
+            crate::Behaviour::Healthy,
+        ),
+        files: 0,
+        bytes: 0,
+    };
+    let done = unpack::unpack(&verified.bytes, &staged.dir, LIMITS)?;
+    let manifest_path = staged.dir.join(MANIFEST_FILE);
+    let manifest_bytes = std::fs::read(&manifest_path).map_err(|_| {
+        refused(format!(
+            "the artefact has no {MANIFEST_FILE}: it is not a Release Desk sample service artefact"
+        ))
+    })?;
+    let manifest = Manifest::parse(&manifest_bytes).map_err(|e| refused(e.message))?;
+    if manifest.service != artefact.service.as_str() || manifest.version != artefact.version {
+        return Err(refused(format!(
+            "the artefact says it is {} {} but was recorded as {} {}: do not deploy it",
+            manifest.service, manifest.version, artefact.service, artefact.version
+        )));
+    }
+    if !staged.dir.join("public/index.html").is_file() {
+        return Err(refused("the artefact has no public/index.html to serve"));
+    }
+    let digest_path = staged.dir.join(DIGEST_FILE);
+    std::fs::write(&digest_path, artefact.digest.to_string())
+        .map_err(|e| io_at("write", &digest_path, e))?;
+    staged.manifest = manifest;
+    staged.files = done.files;
+    staged.bytes = done.bytes;
+    Ok(staged)
+}

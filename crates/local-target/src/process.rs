@@ -1,0 +1,231 @@
+//! Starting, finding and stopping the target's processes. They run detached
+//! from the app (their own session, output to log files) so that the app
+//! exiting, or being killed, never takes traffic down, and they are found
+//! again from pid files checked against the process's command line, so a pid
+//! reused by an unrelated program is never mistaken for ours.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::error::{io, io_at, Result};
+
+/// Reads a pid file; anything but a positive number is "no pid".
+pub(crate) fn read_pid(path: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.trim().parse::<i32>().ok().filter(|pid| *pid > 1)
+}
+
+/// The command line of a live process, arguments joined by spaces; `None` for
+/// a process that does not exist or has exited (a zombie has an empty one).
+pub(crate) fn command_line(pid: i32) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let text: String = String::from_utf8_lossy(&raw)
+            .split('\0')
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        (!text.is_empty()).then_some(text)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        // No /proc: ask ps, which every Unix has.
+        let out = std::process::Command::new("ps")
+            .args(["-o", "stat=,command=", "-p", &pid.to_string()])
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let (stat, command) = text.split_once(char::is_whitespace)?;
+        (!stat.starts_with('Z') && !command.trim().is_empty()).then(|| command.trim().to_owned())
+    }
+}
+
+/// The live children of `parent` with their command lines.
+pub(crate) fn children(parent: i32) -> Vec<(i32, String)> {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| parent_of(*pid) == Some(parent))
+            .filter_map(|pid| Some((pid, command_line(pid)?)))
+            .collect()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let Ok(out) = std::process::Command::new("ps")
+            .args(["-A", "-o", "pid=,ppid=,command="])
+            .output()
+        else {
+            return Vec::new();
+        };
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| {
+                let mut parts = line.split_whitespace();
+                let pid = parts.next()?.parse().ok()?;
+                let ppid: i32 = parts.next()?.parse().ok()?;
+                (ppid == parent).then(|| (pid, parts.collect::<Vec<_>>().join(" ")))
+            })
+            .collect()
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name in parentheses may hold spaces; the fields after it do not.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// True when `pid` is alive and its command line holds every one of `marks`
+/// (the program's name and the directory it serves), so it is ours.
+pub(crate) fn is_ours(pid: i32, marks: &[&str]) -> bool {
+    command_line(pid).is_some_and(|line| marks.iter().all(|mark| line.contains(mark)))
+}
+
+/// The pid in `pid_file` if that process is alive and ours.
+pub(crate) fn running_from(pid_file: &Path, marks: &[&str]) -> Option<i32> {
+    read_pid(pid_file).filter(|pid| is_ours(*pid, marks))
+}
+
+pub(crate) fn signal(pid: i32, signal: libc::c_int) -> Result<()> {
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours; the
+    // pid was just checked to be one of our processes.
+    let rc = unsafe { libc::kill(pid, signal) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ESRCH) {
+            Ok(()) // Already gone, which is what the caller wanted.
+        } else {
+            Err(io(format!("could not signal process {pid}: {err}")))
+        }
+    }
+}
+
+/// Asks a process to stop with `first` (its graceful signal), waits up to
+/// `grace`, then kills it. Returns true if it had to be killed.
+pub(crate) fn stop(pid: i32, marks: &[&str], first: libc::c_int, grace: Duration) -> Result<bool> {
+    if !is_ours(pid, marks) {
+        return Ok(false);
+    }
+    signal(pid, first)?;
+    if wait_gone(pid, marks, grace) {
+        return Ok(false);
+    }
+    signal(pid, libc::SIGKILL)?;
+    wait_gone(pid, marks, Duration::from_secs(5));
+    Ok(true)
+}
+
+fn wait_gone(pid: i32, marks: &[&str], within: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        if !is_ours(pid, marks) {
+            return true;
+        }
+        if start.elapsed() >= within {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts `program` in a session of its own with stdin from /dev/null and
+/// stdout and stderr appended to `log`, and returns its pid without waiting.
+pub(crate) fn spawn_detached(program: &Path, args: &[&str], cwd: &Path, log: &Path) -> Result<i32> {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| io_at("open the log", log, e))?;
+    let err = out.try_clone().map_err(|e| io_at("open the log", log, e))?;
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .kill_on_drop(false);
+    // SAFETY: setsid is async-signal-safe and the closure allocates nothing,
+    // as code between fork and exec must. A session of its own keeps the
+    // process out of the app's process group and terminal, so neither a
+    // Ctrl-C nor the app dying reaches it.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // Dropping the child handle leaves the process running; tokio reaps it
+    // in the background if it exits while the app is still up.
+    let child = command.spawn().map_err(|e| io_at("start", program, e))?;
+    let pid = child
+        .id()
+        .ok_or_else(|| io(format!("{} exited as it started", program.display())))?;
+    i32::try_from(pid).map_err(|_| io(format!("pid {pid} is out of range")))
+}
+
+/// The last lines of a log, to quote in an error.
+pub(crate) fn log_tail(log: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_files_with_junk_mean_no_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pid");
+        assert_eq!(read_pid(&path), None);
+        for junk in ["", "abc", "-5", "1", "12 13"] {
+            std::fs::write(&path, junk).unwrap();
+            assert_eq!(read_pid(&path), None, "{junk:?}");
+        }
+        std::fs::write(&path, "4242\n").unwrap();
+        assert_eq!(read_pid(&path), Some(4242));
+    }
+
+    #[test]
+    fn a_live_process_is_ours_only_when_its_command_line_matches() {
+        let me = std::process::id() as i32;
+        let line = command_line(me).unwrap();
+        let first = line.split(' ').next().unwrap().to_owned();
+        assert!(is_ours(me, &[&first]));
+        assert!(!is_ours(me, &[&first, "--root /nowhere/at/all"]));
+        assert!(!is_ours(i32::MAX, &[]));
+    }
+
+    #[test]
+    fn a_child_process_is_listed_under_its_parent() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let me = std::process::id() as i32;
+        let found = children(me);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            found
+                .iter()
+                .any(|(pid, line)| *pid == child.id() as i32 && line.contains("sleep")),
+            "{found:?}"
+        );
+    }
+}

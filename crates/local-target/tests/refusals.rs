@@ -1,0 +1,249 @@
+//! What the target refuses, and that a refusal leaves everything as it was:
+//! altered bytes, a wrong digest, untrusted or missing signatures, a deploy
+//! onto the live leg, a port another program holds, and a configuration nginx
+//! rejects.
+
+mod common;
+
+use common::{fixture, key, tampered_copy};
+use release_desk_domain::{Digest, Leg, Slug};
+use release_desk_local_target::{package, Behaviour, SigningKey};
+use release_desk_provider::{ArtefactRef, DeploymentTarget, ProviderErrorKind};
+
+/// What a leg holds and which process serves it, to compare before and after.
+fn leg_snapshot(fx: &common::Fixture, leg: &str) -> (String, String) {
+    let dir = fx.target.root().join("demo-web/prod").join(leg);
+    (
+        std::fs::read_to_string(dir.join("leg.json")).unwrap(),
+        std::fs::read_to_string(dir.join("service.pid")).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn altered_misrecorded_and_untrusted_artefacts_are_refused_and_change_nothing() {
+    let fx = fixture();
+    fx.go_live("p1", Leg::Blue, "1.0.0").await;
+    fx.deploy("p2/deploy", Leg::Green, "1.1.0").await;
+    let before = leg_snapshot(&fx, "green");
+
+    let good = fx.artefact("1.1.0");
+    let tampered = ArtefactRef {
+        location: tampered_copy(fx.packaged("1.1.0"), fx.dir.path())
+            .display()
+            .to_string(),
+        ..good.clone()
+    };
+    let wrong_digest = ArtefactRef {
+        digest: Digest::parse(&"0".repeat(64)).unwrap(),
+        ..good.clone()
+    };
+    let stranger = SigningKey::generate().unwrap();
+    let service = Slug::parse("demo-web").unwrap();
+    let elsewhere = fx.dir.path().join("stranger");
+    let foreign = package(&elsewhere, &service, "1.1.0", Behaviour::Healthy, &stranger)
+        .unwrap()
+        .artefact_ref()
+        .unwrap();
+    let (foreign_again, foreign_digest) = (foreign.clone(), foreign.digest.clone());
+    let unsigned = ArtefactRef {
+        signature: None,
+        ..good.clone()
+    };
+
+    let cases = [
+        ("tampered", tampered, "changed since it was recorded"),
+        (
+            "digest",
+            wrong_digest,
+            "do not deploy it; rebuild and record a new version",
+        ),
+        (
+            "foreign",
+            foreign,
+            "does not verify against any trusted key",
+        ),
+        ("unsigned", unsigned, "no signature"),
+    ];
+    for (name, artefact, expected) in cases {
+        let err = fx
+            .target
+            .deploy(&key(&format!("bad/{name}")), &fx.t, Leg::Green, &artefact)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.kind,
+            ProviderErrorKind::Refused,
+            "{name}: {}",
+            err.message
+        );
+        assert!(err.message.contains(expected), "{name}: {}", err.message);
+        assert_eq!(leg_snapshot(&fx, "green"), before, "{name} changed the leg");
+    }
+    // Packing is deterministic, so the stranger's tarball has the very bytes
+    // recorded for 1.1.0: only the signature tells them apart, and the
+    // refusal names the key that signed and the keys trusted.
+    assert_eq!(foreign_digest, good.digest);
+    let err = fx
+        .target
+        .deploy(&key("bad/foreign-again"), &fx.t, Leg::Green, &foreign_again)
+        .await
+        .unwrap_err();
+    assert!(err.message.contains(&stranger.key_id()), "{}", err.message);
+    assert!(err.message.contains(&fx.key.key_id()), "{}", err.message);
+
+    let health = fx.target.health_check(&fx.t, Leg::Green).await.unwrap();
+    assert!(health.passed, "{health:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(fx.target.root().join("demo-web/prod/green"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".staging"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "staging directories were left behind: {leftovers:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deploy_onto_the_live_leg_is_refused() {
+    let fx = fixture();
+    fx.go_live("p1", Leg::Blue, "1.0.0").await;
+    let err = fx
+        .target
+        .deploy(&key("p2/deploy"), &fx.t, Leg::Blue, &fx.artefact("1.1.0"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ProviderErrorKind::Refused);
+    assert!(
+        err.message.contains("blue is taking traffic"),
+        "{}",
+        err.message
+    );
+    assert_eq!(fx.proxy_version().await, "1.0.0");
+}
+
+#[tokio::test]
+async fn a_leg_port_held_by_another_program_moves_the_leg_and_a_held_proxy_port_is_refused() {
+    let fx = fixture();
+    let ports = fx.target.assigned_ports(&fx.t).unwrap();
+    let held_leg = std::net::TcpListener::bind(("127.0.0.1", ports.blue)).unwrap();
+    let held_proxy = std::net::TcpListener::bind(("127.0.0.1", ports.proxy)).unwrap();
+
+    let report = fx
+        .target
+        .deploy(&key("p1/deploy"), &fx.t, Leg::Blue, &fx.artefact("1.0.0"))
+        .await
+        .unwrap();
+    assert!(
+        report
+            .log
+            .iter()
+            .any(|l| l.contains(&format!("port {} is in use by another program", ports.blue))),
+        "{report:?}"
+    );
+    let status = fx.target.status(&fx.t).await.unwrap();
+    let blue = status.leg(Leg::Blue).unwrap();
+    assert!(blue.running && blue.healthy == Some(true), "{blue:?}");
+    assert_ne!(
+        blue.endpoint.as_deref(),
+        Some(format!("127.0.0.1:{}", ports.blue).as_str())
+    );
+    assert_eq!(fx.target.assigned_ports(&fx.t).unwrap().proxy, ports.proxy);
+
+    let err = fx
+        .target
+        .switch_traffic(&key("p1/switch"), &fx.t, Leg::Blue)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ProviderErrorKind::Refused);
+    assert!(
+        err.message.contains(&format!(
+            "port {} is in use by another program",
+            ports.proxy
+        )),
+        "{}",
+        err.message
+    );
+    assert_eq!(fx.target.status(&fx.t).await.unwrap().live, None);
+
+    drop(held_proxy);
+    fx.switch("p1/switch-again", Leg::Blue).await;
+    assert_eq!(fx.proxy_version().await, "1.0.0");
+    drop(held_leg);
+}
+
+#[tokio::test]
+async fn a_configuration_nginx_rejects_is_not_applied_and_traffic_stays() {
+    let fx = fixture();
+    fx.go_live("p1", Leg::Blue, "1.0.0").await;
+    fx.deploy("p2/deploy", Leg::Green, "1.1.0").await;
+    let conf = fx.target.root().join("demo-web/prod/nginx/nginx.conf");
+    let upstream = fx.target.root().join("demo-web/prod/nginx/upstream.conf");
+    let routing_before = std::fs::read_to_string(&upstream).unwrap();
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("\nthis_is_not_a_directive on;\n");
+    std::fs::write(&conf, text).unwrap();
+
+    let err = fx
+        .target
+        .switch_traffic(&key("p2/switch"), &fx.t, Leg::Green)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ProviderErrorKind::Refused);
+    assert!(err.message.contains("unknown directive"), "{}", err.message);
+    assert!(
+        err.message.contains("traffic is unchanged"),
+        "{}",
+        err.message
+    );
+    assert_eq!(std::fs::read_to_string(&upstream).unwrap(), routing_before);
+    assert_eq!(fx.proxy_version().await, "1.0.0");
+    assert_eq!(fx.target.status(&fx.t).await.unwrap().live, Some(Leg::Blue));
+}
+
+#[tokio::test]
+async fn a_damaged_leg_record_is_reported_as_unknown_and_a_new_deploy_replaces_it() {
+    let fx = fixture();
+    fx.go_live("p1", Leg::Blue, "1.0.0").await;
+    fx.deploy("p2/deploy", Leg::Green, "1.1.0").await;
+    let record = fx.target.root().join("demo-web/prod/green/leg.json");
+    std::fs::write(&record, b"{\"version\": ").unwrap();
+
+    let status = fx.target.status(&fx.t).await.unwrap();
+    let green = status.leg(Leg::Green).unwrap();
+    assert!(
+        green.running && green.version.is_none() && green.digest.is_none(),
+        "{green:?}"
+    );
+    let health = fx.target.health_check(&fx.t, Leg::Green).await.unwrap();
+    assert!(!health.passed);
+    assert!(
+        health.failure.as_deref().unwrap().contains("unknown"),
+        "{health:?}"
+    );
+    let err = fx
+        .target
+        .switch_traffic(&key("p2/switch"), &fx.t, Leg::Green)
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("nothing known is deployed"),
+        "{}",
+        err.message
+    );
+
+    fx.deploy("p3/deploy", Leg::Green, "1.1.0").await;
+    assert!(
+        fx.target
+            .health_check(&fx.t, Leg::Green)
+            .await
+            .unwrap()
+            .passed
+    );
+    let log =
+        std::fs::read_to_string(fx.target.root().join("demo-web/prod/green/service.log")).unwrap();
+    assert!(
+        log.contains("stopped on SIGTERM"),
+        "the old process did not exit cleanly: {log}"
+    );
+}
