@@ -119,6 +119,21 @@ impl World {
     }
 }
 
+/// Stops every nginx and leg process under the test's folder, even when
+/// the test panicked, so no process outlives its test.
+impl Drop for World {
+    fn drop(&mut self) {
+        let config = LocalTargetConfig::new(
+            self.dir.path().join("local-target"),
+            service_binary(),
+            vec![],
+        );
+        if let Ok(target) = LocalTarget::new(config) {
+            let _ = target.shutdown_all_blocking();
+        }
+    }
+}
+
 pub async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = Store::open(&dir.path().join(DATABASE_FILE)).await.unwrap();
