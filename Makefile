@@ -11,7 +11,8 @@ ui: setup
 	cd ui && npx svelte-kit sync && npx vite build --logLevel warn
 
 build: ui
-	cargo build --bin release-desk --bin release-desk-sample-service
+	cargo build --bin release-desk
+	cargo build -p release-desk-local-target --bin release-desk-sample-service
 
 # Launches the app; an empty database opens on the demo workspace.
 run: build

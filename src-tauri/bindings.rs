@@ -3,9 +3,11 @@
 //! file differs from what the Rust code would generate.
 
 use tauri::Runtime;
-use tauri_specta::collect_commands;
+use tauri_specta::{collect_commands, collect_events};
 
-use crate::commands::{approvals, calendar, changes, dashboard, profiles, settings, workspace};
+use crate::commands::{
+    approvals, calendar, changes, dashboard, profiles, promotions, settings, workspace,
+};
 
 /// Where the generated bindings live, relative to the repository root.
 pub const BINDINGS_PATH: &str = "ui/src/lib/ipc/bindings.ts";
@@ -58,7 +60,15 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             calendar::preview_ics_import,
             calendar::import_ics,
             calendar::report_calendar_rendered,
+            promotions::promote_options,
+            promotions::promotion_gates,
+            promotions::request_promotion,
+            promotions::promotion,
+            promotions::cell_promotions,
+            promotions::rollback_readiness,
+            promotions::target_status,
         ])
+        .events(collect_events![promotions::PromotionUpdated])
 }
 
 /// Writes the TypeScript bindings to `path`.

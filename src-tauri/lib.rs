@@ -59,6 +59,18 @@ pub fn run() {
                     tracing::warn!(code = %error.code, message = %error.message, "could not load the demo workspace");
                 }
             }
+            {
+                use tauri_specta::Event as _;
+                let handle = app.handle().clone();
+                state.on_promotion(std::sync::Arc::new(move |p: &release_desk_promotion::Promotion| {
+                    let update = commands::promotions::PromotionUpdated { promotion: p.clone() };
+                    if let Err(error) = update.emit(&handle) {
+                        tracing::warn!(%error, "could not send a promotion update to the window");
+                    }
+                }));
+            }
+            // Promotions the last run left mid-step carry on (or reconcile).
+            tauri::async_runtime::block_on(state.resume_promotions());
             if let Some(main) = app.get_webview_window("main") {
                 window::tune_webview(&main);
                 state.on_workspace_changed(Box::new(move |name, pending| {

@@ -12,6 +12,20 @@ use std::time::Instant;
 use tokio::sync::RwLock;
 
 use crate::error::{AppError, Result};
+use release_desk_engine::{Engine, EngineSettings, UpdateSink};
+use release_desk_local_target::{LocalTarget, LocalTargetConfig};
+use std::sync::Arc;
+
+/// The sample service the local target runs for each leg: next to the app's
+/// own executable (where `make build` puts it), or `RELEASE_DESK_SAMPLE_SERVICE`.
+fn sample_service_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("RELEASE_DESK_SAMPLE_SERVICE").filter(|v| !v.is_empty()) {
+        return PathBuf::from(path);
+    }
+    std::env::current_exe()
+        .map(|exe| exe.with_file_name("release-desk-sample-service"))
+        .unwrap_or_else(|_| PathBuf::from("release-desk-sample-service"))
+}
 
 /// Where the app keeps its data and logs.
 #[derive(Debug, Clone)]
@@ -54,6 +68,11 @@ pub struct AppState {
     pub started: Instant,
     database: RwLock<Database>,
     on_workspace_changed: OnceLock<WorkspaceHook>,
+    /// Hands each promotion update to the window (set by the shell).
+    on_promotion: OnceLock<UpdateSink>,
+    /// Built on first use over the open store; rebuilt when the trusted
+    /// keys change (the local target checks signatures against them).
+    engine: tokio::sync::Mutex<Option<Engine>>,
 }
 
 impl AppState {
@@ -67,6 +86,72 @@ impl AppState {
             started,
             database: RwLock::new(database),
             on_workspace_changed: OnceLock::new(),
+            on_promotion: OnceLock::new(),
+            engine: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn on_promotion(&self, sink: UpdateSink) {
+        if self.on_promotion.set(sink).is_err() {
+            tracing::warn!("the promotion sink was already set; keeping the first");
+        }
+    }
+
+    /// The promotion engine over the open store, with the local nginx target
+    /// under `<data dir>/local-target`.
+    pub async fn engine(&self) -> Result<Engine> {
+        let mut engine = self.engine.lock().await;
+        if let Some(e) = &*engine {
+            return Ok(e.clone());
+        }
+        let store = self.store().await?;
+        let keys = store
+            .trusted_keys()
+            .await?
+            .into_iter()
+            .map(|k| k.public_key)
+            .collect();
+        let config = LocalTargetConfig::new(
+            self.paths.data_dir.join("local-target"),
+            sample_service_binary(),
+            keys,
+        );
+        let target =
+            LocalTarget::new(config).map_err(|e| AppError::new(e.kind.code(), e.message))?;
+        let sink: UpdateSink = match self.on_promotion.get() {
+            Some(s) => s.clone(),
+            None => Arc::new(|_: &release_desk_promotion::Promotion| {}),
+        };
+        let built = Engine::new(
+            store,
+            vec![Arc::new(target) as Arc<dyn release_desk_provider::DeploymentTarget>],
+            sink,
+            EngineSettings::default(),
+        );
+        *engine = Some(built.clone());
+        Ok(built)
+    }
+
+    /// Drops the engine so the next use rebuilds it (after the trusted keys
+    /// changed). Running promotions keep their own handle and finish.
+    pub async fn reset_engine(&self) {
+        *self.engine.lock().await = None;
+    }
+
+    /// Resumes promotions the last run left unfinished (killed mid-step).
+    pub async fn resume_promotions(&self) {
+        if self.store().await.is_err() {
+            return;
+        }
+        match self.engine().await {
+            Ok(engine) => match engine.resume_unfinished().await {
+                Ok(ids) if !ids.is_empty() => tracing::info!(?ids, "resumed unfinished promotions"),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(code = e.code(), error = %e, "could not resume promotions")
+                }
+            },
+            Err(e) => tracing::error!(code = %e.code, message = %e.message, "no promotion engine"),
         }
     }
 
@@ -169,9 +254,43 @@ impl AppState {
             return Ok(None);
         }
         let now = chrono::Utc::now();
-        let seed = release_desk_demo::demo_workspace(now);
+        let mut seed = release_desk_demo::demo_workspace(now);
+        let sample_error =
+            |e: release_desk_demo::SampleError| AppError::new("demo_sample", e.to_string());
+        let samples = release_desk_demo::package_samples(&self.paths.data_dir.join("artefacts"))
+            .map_err(sample_error)?;
+        release_desk_demo::add_sample_service(&mut seed, &samples, now).map_err(sample_error)?;
         store.load_workspace(&seed, now).await?;
         release_desk_demo::play(&store, &release_desk_demo::demo_changes(&seed, now), now).await?;
+        let people = store.profiles().await?;
+        let holds = |p: &release_desk_changes::Profile, role: &str| {
+            p.roles.iter().any(|r| r.as_str() == role)
+        };
+        // Separation of duties: the approver must not be the person who raises.
+        let release_manager = people.iter().find(|p| holds(p, "release-manager")).cloned();
+        let change_manager = release_manager.as_ref().and_then(|rm| {
+            people
+                .iter()
+                .find(|p| p.id != rm.id && holds(p, "change-manager"))
+                .cloned()
+        });
+        let (Some(release_manager), Some(change_manager)) = (release_manager, change_manager)
+        else {
+            return Err(AppError::new(
+                "demo_sample",
+                "the demo has no release manager or change manager",
+            ));
+        };
+        release_desk_demo::install_sample_service(
+            &store,
+            &samples,
+            &release_manager,
+            &change_manager,
+            now,
+        )
+        .await
+        .map_err(sample_error)?;
+        self.reset_engine().await;
         let info = store.workspace().await?;
         self.refresh_title().await;
         Ok(info)

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod changes;
 pub mod dashboard;
 pub mod profiles;
+pub mod promotions;
 pub mod settings;
 pub mod workspace;
 

@@ -24,7 +24,7 @@ async fn shown_versions(app: &App) -> Vec<String> {
         };
         shown.push(format!("{service}/{environment}={version}"));
     }
-    assert_eq!(shown.len(), 50);
+    assert_eq!(shown.len(), 55);
     shown
 }
 
@@ -42,10 +42,10 @@ async fn demo_workspace_dashboard_history_and_restart_steps() {
     app.screenshot("01-empty-state").await;
     app.click("[data-testid=load-demo]").await;
 
-    // The matrix: ten services by five stages.
+    // The matrix: ten services, plus the deployable demo-web, by five stages.
     app.wait_for("[data-testid=matrix]").await;
-    let rows = app.wait_for_count("[data-testid=service-row]", 10).await;
-    assert_eq!(rows.len(), 10);
+    let rows = app.wait_for_count("[data-testid=service-row]", 11).await;
+    assert_eq!(rows.len(), 11);
     let stages: Vec<String> = {
         let mut names = Vec::new();
         for h in app.all("[data-testid=stage-header]").await {
@@ -58,7 +58,7 @@ async fn demo_workspace_dashboard_history_and_restart_steps() {
         stages[0].contains("Development") && stages[4].contains("Production"),
         "{stages:?}"
     );
-    assert_eq!(app.all("[data-testid=cell]").await.len(), 50);
+    assert_eq!(app.all("[data-testid=cell]").await.len(), 55);
 
     let in_progress = app
         .text("[data-testid=cell][data-service=payments-api][data-environment=production] [data-testid=cell-status]")
@@ -117,7 +117,7 @@ async fn demo_workspace_dashboard_history_and_restart_steps() {
     // Restart on the same folder: the workspace is still there, unchanged.
     let app = App::launch(dir.path()).await;
     app.wait_for("[data-testid=matrix]").await;
-    app.wait_for_count("[data-testid=service-row]", 10).await;
+    app.wait_for_count("[data-testid=service-row]", 11).await;
     let versions_after = shown_versions(&app).await;
     assert_eq!(
         versions_before, versions_after,
@@ -217,7 +217,7 @@ async fn settings_store_a_token_and_show_only_that_it_is_set_steps() {
         .unwrap();
     assert_eq!(theme, "dark");
     app.click("nav a[href='/']").await;
-    app.wait_for_count("[data-testid=service-row]", 10).await;
+    app.wait_for_count("[data-testid=service-row]", 11).await;
     app.screenshot("06-dashboard-dark").await;
 
     // Clean up the test's keyring entry.

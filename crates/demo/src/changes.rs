@@ -379,7 +379,9 @@ pub fn demo_calendar(now: DateTime<Utc>) -> Vec<RuleDraft> {
             at(first, 7),
             12 * 60,
             Some("FREQ=DAILY".into()),
-            &["dev", "test", "uat", "preprod"],
+            // Dev and test take releases around the clock (continuous
+            // delivery); the shared environments keep office hours.
+            &["uat", "preprod"],
             &[],
         ),
         rule(

@@ -334,10 +334,13 @@ pub(crate) fn active_workers(master: i32) -> Vec<i32> {
 }
 
 /// Reloads and waits until every serving worker was started by this reload.
-/// nginx can leave a worker of the previous configuration serving when
-/// reloads follow each other closely (seen here: it is only told to stop at
-/// the next reload), so one that outlives a second is prompted by another
-/// reload. Returns lines for the step's log.
+/// After starting new workers the master lets the old ones accept for about
+/// a tenth of a second before telling them to stop, so a check that only
+/// sees new answers can pass while old workers still take connections (the
+/// tests caught traffic reaching the previous leg that way). In testing a
+/// worker of an intermediate configuration was once only stopped by the next
+/// reload, so one still serving after a second prompts another reload.
+/// Returns lines for the step's log.
 pub(crate) async fn reload_and_wait(pid: i32, within: Duration) -> Result<Vec<String>> {
     let mut log = Vec::new();
     let mut old = active_workers(pid);

@@ -218,14 +218,26 @@ mod tests {
             .spawn()
             .unwrap();
         let me = std::process::id() as i32;
-        let found = children(me);
+        let pid = child.id() as i32;
+        // Until the child has exec'd it still shows the test's command line.
+        let mut listed = Vec::new();
+        for _ in 0..100 {
+            listed = children(me);
+            if listed
+                .iter()
+                .any(|(p, line)| *p == pid && line.contains("sleep"))
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = child.kill();
         let _ = child.wait();
         assert!(
-            found
+            listed
                 .iter()
-                .any(|(pid, line)| *pid == child.id() as i32 && line.contains("sleep")),
-            "{found:?}"
+                .any(|(p, line)| *p == pid && line.contains("sleep")),
+            "{listed:?}"
         );
     }
 }

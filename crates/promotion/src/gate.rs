@@ -109,6 +109,7 @@ pub struct ChangeFact {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct LockFact {
+    #[specta(type = u32)]
     pub promotion: i64,
     pub service: Slug,
     pub version: String,

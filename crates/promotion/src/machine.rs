@@ -213,6 +213,7 @@ pub struct Failure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanRequest {
+    #[specta(type = u32)]
     pub id: i64,
     pub kind: PromotionKind,
     pub strategy: Strategy,
@@ -237,6 +238,7 @@ pub struct PlanRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Promotion {
+    #[specta(type = u32)]
     pub id: i64,
     pub kind: PromotionKind,
     pub strategy: Strategy,

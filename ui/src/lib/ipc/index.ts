@@ -1,8 +1,8 @@
 // The one way the UI talks to Rust: the generated, typed commands, with their
 // `{ status, data | error }` results turned into values or thrown AppErrors.
-import { commands, type AppError } from './bindings';
+import { commands, events, type AppError } from './bindings';
 
-export { commands };
+export { commands, events };
 export type * from './bindings';
 
 export class CommandError extends Error {
