@@ -10,7 +10,7 @@ describe('Timeline', () => {
 			'Promotion of demo-web 1.3.0 to dev failed; traffic was switched back to 1.1.0'
 		);
 		const failure = screen.getByTestId('promotion-failure');
-		expect(failure).toHaveTextContent('Soak failed: soak failed: sample 2: error rate 100.0%');
+		expect(failure).toHaveTextContent('Soak failed: sample 2: error rate 100.0%');
 		expect(failure).toHaveTextContent('Traffic is back on 1.1.0 (blue leg)');
 		const steps = screen.getAllByTestId('step');
 		expect(steps.map((s) => [s.dataset.kind, s.dataset.state])).toEqual([
@@ -37,6 +37,7 @@ describe('Timeline', () => {
 		p.failure = { step: 'smoke', reason: 'smoke tests failed on green: GET /healthz → 500', switchedBack: false, needsAttention: false };
 		render(Timeline, { promotion: p });
 		expect(screen.getByTestId('promotion-outcome')).toHaveTextContent('failed before it took traffic; 1.1.0 still serves');
+		expect(screen.getByTestId('promotion-failure')).toHaveTextContent('Smoke test failed: GET /healthz → 500');
 		expect(screen.getByTestId('promotion-failure')).toHaveTextContent('Traffic never left 1.1.0.');
 		expect(screen.getAllByTestId('step').filter((s) => s.dataset.state === 'skipped')).toHaveLength(2);
 	});
