@@ -13,7 +13,9 @@ struct StopTargets<'a>(&'a Path);
 
 impl Drop for StopTargets<'_> {
     fn drop(&mut self) {
-        let config = LocalTargetConfig::new(self.0.join("data/local-target"), "unused", vec![]);
+        // The processes are recognised by the binary they run, so name it.
+        let binary = release_desk_e2e::app_binary().with_file_name("release-desk-sample-service");
+        let config = LocalTargetConfig::new(self.0.join("data/local-target"), binary, vec![]);
         if let Ok(target) = LocalTarget::new(config) {
             let _ = target.shutdown_all_blocking();
         }
