@@ -24,8 +24,10 @@ test: setup
 # Query latency, cold start and memory of a release build; writes BENCHMARKS.md.
 bench: ui
 	cargo build --release --bin release-desk
+	cargo build --release -p release-desk-local-target --bin release-desk-sample-service
 	xvfb-run -a -s '-screen 0 1440x900x24' cargo run --release -p release-desk-bench -- \
-		--app target/release/release-desk --app-profile release --out BENCHMARKS.md
+		--app target/release/release-desk --app-profile release \
+		--sample-service target/release/release-desk-sample-service --out BENCHMARKS.md
 
 # Regenerates ui/src/lib/ipc/bindings.ts from the Rust commands.
 bindings:

@@ -89,6 +89,9 @@ pub enum BenchError {
     #[error("could not signal or reap the app's processes: {0}")]
     Stop(std::io::Error),
 
+    #[error("the zero-downtime measurement failed: {0}")]
+    Traffic(String),
+
     #[error("could not write the report to {path}: {source}")]
     WriteReport {
         path: PathBuf,

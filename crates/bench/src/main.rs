@@ -18,6 +18,7 @@ mod procfs;
 mod queries;
 mod report;
 mod stats;
+mod traffic;
 mod workspaces;
 
 use chrono::Utc;
@@ -71,6 +72,15 @@ struct Cli {
     /// Leave out the release calendar's month view in the app.
     #[arg(long)]
     skip_calendar_app: bool,
+
+    /// The `release-desk-sample-service` binary; the zero-downtime switch and
+    /// rollback under load are measured only when given.
+    #[arg(long, value_name = "PATH")]
+    sample_service: Option<PathBuf>,
+
+    /// Leave out the zero-downtime measurement.
+    #[arg(long)]
+    skip_traffic: bool,
 
     /// Measure the release calendar alone: no workspaces, queries, audit log or app.
     #[arg(long, conflicts_with_all = ["app", "skip_queries", "skip_audit", "skip_calendar_app"])]
@@ -141,6 +151,15 @@ fn run(cli: &Cli) -> Result<Completion> {
         Some(runtime.block_on(audit_log::measure(cli.audit_entries))?)
     };
 
+    let traffic = match (&cli.sample_service, cli.skip_traffic || cli.only_calendar) {
+        (Some(binary), false) => {
+            eprintln!("[bench] zero downtime: switch and rollback under load");
+            let binary = std::path::absolute(binary).unwrap_or_else(|_| binary.clone());
+            Some(runtime.block_on(traffic::measure(&binary, 5))?)
+        }
+        _ => None,
+    };
+
     let report = Report {
         date: now,
         machine,
@@ -152,6 +171,7 @@ fn run(cli: &Cli) -> Result<Completion> {
         audit,
         calendar,
         month_view,
+        traffic,
     };
     std::fs::write(&cli.out, report::render_document(&report)).map_err(|source| {
         BenchError::WriteReport {

@@ -80,6 +80,8 @@ pub struct Report {
     /// `None` when `--skip-calendar` was given.
     pub calendar: Option<CalendarMeasure>,
     pub month_view: MonthViewOutcome,
+    /// `None` when not measured (no sample service binary, or skipped).
+    pub traffic: Option<crate::traffic::TrafficMeasure>,
 }
 
 pub(crate) fn status(met: bool) -> &'static str {
@@ -154,6 +156,7 @@ pub fn render_tables(report: &Report) -> String {
     audit_tables(&mut out, report.audit.as_ref());
     calendar::render::tables(&mut out, report.calendar.as_ref());
     month_view::render::table(&mut out, &report.month_view);
+    crate::traffic::render::table(&mut out, report.traffic.as_ref());
     app_tables(&mut out, report);
     out
 }
