@@ -560,6 +560,7 @@ mod tests {
             audit: None,
             calendar: Some(example(&[85])),
             month_view: MonthViewOutcome::NotRun("`--only-calendar` was given.".into()),
+            traffic: None,
         };
         let tables = render_tables(&report);
         for heading in [

@@ -53,7 +53,12 @@ async fn served(target: &release_desk_local_target::LocalTarget, env: &str) -> S
         })
         .unwrap();
     let client = reqwest::Client::new();
-    let response = client.get(format!("{url}/healthz")).send().await.unwrap();
+    let response = client.get(format!("{url}healthz")).send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "the proxy answered {}",
+        response.status()
+    );
     response
         .headers()
         .get(release_desk_local_target::VERSION_HEADER)

@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use release_desk_domain::{Leg, Slug};
 use release_desk_local_target::load::{self, LoadConfig};
-use release_desk_local_target::{
-    package, Behaviour, LocalTarget, LocalTargetConfig, SigningKey,
-};
+use release_desk_local_target::{package, Behaviour, LocalTarget, LocalTargetConfig, SigningKey};
 use release_desk_provider::{ActionKey, DeploymentTarget, RollbackPlan, TargetRef};
 
 use crate::error::{BenchError, Result};
@@ -59,7 +57,15 @@ pub async fn measure(service_binary: &Path, runs: usize) -> Result<TrafficMeasur
     let service = Slug::parse("bench-web").map_err(|e| fail("service key", e))?;
     let packages = ["1.0.0", "1.1.0"]
         .into_iter()
-        .map(|v| package(&dir.path().join("artefacts"), &service, v, Behaviour::Healthy, &signer))
+        .map(|v| {
+            package(
+                &dir.path().join("artefacts"),
+                &service,
+                v,
+                Behaviour::Healthy,
+                &signer,
+            )
+        })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| fail("packaging", e))?;
     let target = Arc::new(
@@ -91,9 +97,18 @@ async fn cycles(
         .map(|p| p.artefact_ref())
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| fail("artefact", e))?;
-    target.deploy(&key(0, "deploy-blue")?, &tref, Leg::Blue, &refs[0]).await.map_err(|e| fail("deploy blue", e))?;
-    target.switch_traffic(&key(0, "switch-blue")?, &tref, Leg::Blue).await.map_err(|e| fail("first switch", e))?;
-    target.deploy(&key(0, "deploy-green")?, &tref, Leg::Green, &refs[1]).await.map_err(|e| fail("deploy green", e))?;
+    target
+        .deploy(&key(0, "deploy-blue")?, &tref, Leg::Blue, &refs[0])
+        .await
+        .map_err(|e| fail("deploy blue", e))?;
+    target
+        .switch_traffic(&key(0, "switch-blue")?, &tref, Leg::Blue)
+        .await
+        .map_err(|e| fail("first switch", e))?;
+    target
+        .deploy(&key(0, "deploy-green")?, &tref, Leg::Green, &refs[1])
+        .await
+        .map_err(|e| fail("deploy green", e))?;
     let url = target.proxy_url(&tref).map_err(|e| fail("proxy url", e))?;
 
     let mut measured = Vec::with_capacity(runs);
@@ -101,7 +116,7 @@ async fn cycles(
         let config = LoadConfig {
             workers: WORKERS,
             duration: LOAD_FOR,
-            ..LoadConfig::new(format!("{url}/"))
+            ..LoadConfig::new(url.clone())
         };
         let load = tokio::spawn(async move { load::run(&config).await });
         tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -114,7 +129,11 @@ async fn cycles(
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         let started = Instant::now();
         target
-            .roll_back(&key(run, "rollback")?, &tref, &RollbackPlan::SwitchTo { leg: Leg::Blue })
+            .roll_back(
+                &key(run, "rollback")?,
+                &tref,
+                &RollbackPlan::SwitchTo { leg: Leg::Blue },
+            )
             .await
             .map_err(|e| fail("rollback", e))?;
         let rollback = started.elapsed();
@@ -143,7 +162,11 @@ async fn cycles(
             p99_ms: report.p99_ms,
             switch,
             rollback,
-            failures: report.failures.iter().map(|(k, n)| format!("{n} × {k}")).collect(),
+            failures: report
+                .failures
+                .iter()
+                .map(|(k, n)| format!("{n} × {k}"))
+                .collect(),
         });
     }
     let none = || BenchError::Traffic("no runs were measured".into());
@@ -153,7 +176,8 @@ async fn cycles(
     Ok(TrafficMeasure {
         switch_ms: ms(|r| r.switch)?,
         rollback_ms: ms(|r| r.rollback)?,
-        rps: Summary::of(measured.iter().map(|r| r.requests_per_second).collect()).ok_or_else(none)?,
+        rps: Summary::of(measured.iter().map(|r| r.requests_per_second).collect())
+            .ok_or_else(none)?,
         failed: measured.iter().map(|r| r.failed).sum(),
         requests: measured.iter().map(|r| r.requests).sum(),
         runs: measured,

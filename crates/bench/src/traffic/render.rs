@@ -13,7 +13,10 @@ pub const SWITCH_TARGET_MS: f64 = 1_000.0;
 pub fn table(out: &mut String, measure: Option<&TrafficMeasure>) {
     let _ = writeln!(out, "## {HEADING}\n");
     let Some(m) = measure else {
-        let _ = writeln!(out, "Not measured: `--skip-traffic` was given, or no sample service binary.\n");
+        let _ = writeln!(
+            out,
+            "Not measured: `--skip-traffic` was given, or no sample service binary.\n"
+        );
         return;
     };
     let _ = writeln!(
@@ -63,9 +66,14 @@ pub fn table(out: &mut String, measure: Option<&TrafficMeasure>) {
             i + 1,
             r.requests,
             r.failed,
-            if r.failures.is_empty() { String::new() } else { format!(" ({})", r.failures.join(", ")) },
+            if r.failures.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.failures.join(", "))
+            },
             r.requests_per_second,
-            r.p99_ms.map_or_else(|| "—".into(), |p| format!("{p:.1} ms")),
+            r.p99_ms
+                .map_or_else(|| "—".into(), |p| format!("{p:.1} ms")),
             r.switch.as_secs_f64() * 1e3,
             r.rollback.as_secs_f64() * 1e3
         );

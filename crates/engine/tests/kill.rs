@@ -1,0 +1,164 @@
+//! Kill -9 at every step: a promotion run by a separate process that is
+//! SIGKILLed as soon as each new event is written, then started again, until
+//! the promotion ends. It must end as if nothing had happened: succeeded,
+//! every step attempted once, the action journal replaying what was done.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{slug, world};
+use release_desk_domain::Leg;
+use release_desk_promotion::{Phase, PromotionKind};
+use release_desk_provider::DeploymentTarget;
+use release_desk_provider::TargetRef;
+use release_desk_store::{PromotionRequest, TargetSnapshot, DATABASE_FILE};
+
+fn runner() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/examples/engine_runner")
+}
+
+async fn events(w: &common::World, id: i64) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM promotion_events WHERE promotion_id = ?")
+        .bind(id)
+        .fetch_one(w.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_killed_after_every_event_resumes_and_repeats_nothing() {
+    assert!(
+        runner().exists(),
+        "{} is missing: `cargo test -p release-desk-engine` builds it (or `cargo build -p release-desk-engine --example engine_runner`)",
+        runner().display()
+    );
+    let w = world().await;
+    let _c100 = w.approved_change("1.0.0", &["dev"]).await;
+    let _c110 = w.approved_change("1.1.0", &["dev"]).await;
+    let target = w.target();
+    let engine = w.engine(target.clone());
+    let first = engine
+        .request(
+            PromotionKind::Promote,
+            &slug("demo-web"),
+            &slug("dev"),
+            Some("1.0.0".into()),
+            "k1",
+            &w.priya,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.run(first.promotion.id).await.unwrap().phase,
+        Phase::Succeeded
+    );
+    drop(engine);
+
+    // Start 1.1.0 without running it here: only the killed processes run it.
+    let tref = TargetRef {
+        service: slug("demo-web"),
+        environment: slug("dev"),
+    };
+    let status = target.status(&tref).await.unwrap();
+    let live = status.leg(Leg::Blue).unwrap();
+    let started = w
+        .store
+        .start_promotion(
+            &PromotionRequest {
+                request_key: "k2".into(),
+                kind: PromotionKind::Promote,
+                service: slug("demo-web"),
+                environment: slug("dev"),
+                version: "1.1.0".into(),
+            },
+            TargetSnapshot {
+                current: Some(release_desk_promotion::Release {
+                    version: live.version.clone().unwrap(),
+                    digest: live.digest.clone().unwrap(),
+                    leg: Some(Leg::Blue),
+                }),
+                ready_leg: None,
+            },
+            &w.priya,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let id = started.record.promotion.id;
+    let database = w.dir.path().join(DATABASE_FILE);
+    let root = w.dir.path().join("local-target");
+
+    let mut kills = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let phase = w.store.promotion(id).await.unwrap().promotion.phase;
+        if phase.is_finished() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the promotion never finished ({kills} kills)"
+        );
+        let seen = events(&w, id).await;
+        let mut child = Command::new(runner())
+            .args([
+                database.to_str().unwrap(),
+                root.to_str().unwrap(),
+                common::service_binary().to_str().unwrap(),
+                &w.key,
+                &id.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        // SIGKILL as soon as the runner has written something new.
+        let exited = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if events(&w, id).await > seen {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        if exited.is_none() {
+            child.kill().unwrap(); // SIGKILL on Unix
+            child.wait().unwrap();
+            kills += 1;
+        }
+    }
+    let p = w.store.promotion(id).await.unwrap().promotion;
+    assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
+    eprintln!("killed the runner {kills} times");
+    assert!(
+        kills >= 4,
+        "only {kills} kills: not every step was interrupted"
+    );
+    for s in &p.steps {
+        assert_eq!(
+            s.attempts, 1,
+            "{:?} was attempted {} times",
+            s.kind, s.attempts
+        );
+    }
+    let status = target.status(&tref).await.unwrap();
+    assert_eq!(status.live, Some(Leg::Green));
+    assert_eq!(
+        status.leg(Leg::Green).unwrap().version.as_deref(),
+        Some("1.1.0")
+    );
+    assert!(
+        status.leg(Leg::Blue).unwrap().running,
+        "the previous leg must keep running"
+    );
+    let locks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM environment_locks")
+        .fetch_one(w.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(locks, 0);
+    assert!(w.store.verify_audit().await.unwrap().intact);
+}
