@@ -368,3 +368,85 @@ async fn a_promotion_stopped_at_any_step_resumes_and_runs_no_step_twice() {
     w.target().shutdown_all().await.unwrap();
     let _ = target.info();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_tarball_fails_its_deploy_and_traffic_stays_where_it_was() {
+    let w = world().await;
+    let target = w.target();
+    let engine = w.engine(target.clone());
+    w.approved_change("1.0.0", &["dev"]).await;
+    w.approved_change("1.1.0", &["dev"]).await;
+    assert_eq!(
+        promote(&engine, &w, "1.0.0", "dev", "t1").await.phase,
+        Phase::Succeeded
+    );
+
+    // Someone alters the recorded 1.1.0 tarball after it was signed.
+    let tarball = w.dir.path().join("artefacts/demo-web-1.1.0.tar.gz");
+    let mut bytes = std::fs::read(&tarball).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&tarball, bytes).unwrap();
+
+    let p = promote(&engine, &w, "1.1.0", "dev", "t2").await;
+    assert_eq!(p.phase, Phase::Failed);
+    let f = p.failure.clone().unwrap();
+    assert_eq!(f.step, StepKind::Deploy, "{f:?}");
+    assert!(
+        f.reason.contains("changed since it was recorded"),
+        "{}",
+        f.reason
+    );
+    assert_eq!(p.steps[0].attempts, 1, "a refusal is not retried");
+    assert_eq!(served(&target, "dev").await, "1.0.0");
+    let reason: Option<String> = sqlx::query_scalar(
+        "SELECT d.failure_reason FROM promotions p JOIN deployments d ON d.id = p.deployment_id WHERE p.id = ?",
+    )
+    .bind(p.id)
+    .fetch_one(w.store.pool())
+    .await
+    .unwrap();
+    assert!(reason
+        .unwrap_or_default()
+        .contains("changed since it was recorded"));
+    assert!(w.store.verify_audit().await.unwrap().intact);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rolling_strategy_updates_in_place_and_rolls_a_soak_failure_back() {
+    let w = world().await;
+    w.store
+        .bind_target(&release_desk_store::TargetBinding {
+            service: slug("demo-web"),
+            environment: slug("dev"),
+            provider: "local-nginx".into(),
+            strategy: release_desk_promotion::Strategy::Rolling,
+            soak_secs: 4,
+            thresholds: release_desk_promotion::SoakThresholds {
+                max_p95_ms: 5_000.0,
+                ..Default::default()
+            },
+        })
+        .await
+        .unwrap();
+    let target = w.target();
+    let engine = w.engine(target.clone());
+    w.approved_change("1.0.0", &["dev"]).await;
+    w.approved_change("1.3.0", &["dev"]).await;
+    let p = promote(&engine, &w, "1.0.0", "dev", "r1").await;
+    assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
+    assert_eq!(
+        p.steps[0].kind,
+        StepKind::Deploy,
+        "the first release has nothing to roll"
+    );
+    assert_eq!(served(&target, "dev").await, "1.0.0");
+
+    let p = promote(&engine, &w, "1.3.0", "dev", "r2").await;
+    assert_eq!(p.steps[0].kind, StepKind::RollingUpdate);
+    assert_eq!(p.phase, Phase::Failed);
+    let f = p.failure.clone().unwrap();
+    assert!(f.switched_back && f.step == StepKind::Soak, "{f:?}");
+    assert_eq!(p.steps.last().unwrap().kind, StepKind::RollingBack);
+    assert_eq!(served(&target, "dev").await, "1.0.0");
+}

@@ -299,3 +299,88 @@ fn rollbacks_and_drills_skip_the_change_gates_but_not_the_signature_or_lock() {
         assert!(!gates_pass(&evaluate_gates(&f)), "{kind:?} ran unsigned");
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::{
+        any, prop_assert, prop_assert_eq, prop_oneof, proptest, Just, ProptestConfig,
+    };
+    use proptest::strategy::Strategy as PropStrategy;
+
+    fn kind() -> impl PropStrategy<Value = PromotionKind> {
+        prop_oneof![
+            Just(PromotionKind::Promote),
+            Just(PromotionKind::Rollback),
+            Just(PromotionKind::Drill)
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Whatever the facts: every gate is judged once, in order, with a
+        /// reason; the promotion may start exactly when none fails; a lock
+        /// held by another always stops it; a bad signature always stops it;
+        /// and a freeze never stops a rollback.
+        #[test]
+        fn gates_are_total_and_their_rules_hold(
+            kind in kind(),
+            earlier in proptest::collection::vec(proptest::option::of(any::<bool>()), 0..4),
+            has_change in any::<bool>(),
+            approved in any::<bool>(),
+            emergency in any::<bool>(),
+            locked in any::<bool>(),
+            frozen in any::<bool>(),
+            overridden in any::<bool>(),
+            signed in any::<bool>(),
+            offset_minutes in -300i64..300,
+        ) {
+            let mut f = facts().facts;
+            f.kind = kind;
+            f.earlier_stages = earlier
+                .iter()
+                .enumerate()
+                .map(|(i, s)| PreviousStageFact { environment: slug(&format!("stage-{i}")), succeeded: *s, at: None })
+                .collect();
+            if has_change {
+                let c = f.change.as_mut().unwrap();
+                c.approved = approved;
+                if emergency {
+                    c.kind = ChangeType::Emergency;
+                    c.after_the_fact = true;
+                    c.skip_stages = vec![slug("stage-0")];
+                }
+            } else {
+                f.change = None;
+            }
+            if locked {
+                f.lock = Some(LockFact { promotion: 9, service: slug("api"), version: "1".into(), by: "Sam".into(), since: now() });
+            }
+            if frozen {
+                f.calendar.conflicts = vec![freeze(overridden)];
+            }
+            if !signed {
+                f.signature = None;
+            }
+            f.now = now() + Duration::minutes(offset_minutes);
+
+            let results = evaluate_gates(&f);
+            prop_assert_eq!(results.iter().map(|r| r.gate).collect::<Vec<_>>(), GateKind::ALL.to_vec());
+            prop_assert!(results.iter().all(|r| !r.reason.trim().is_empty()));
+            let fails = results.iter().any(|r| r.verdict == GateVerdict::Fail);
+            prop_assert_eq!(gates_pass(&results), !fails);
+            if locked || !signed {
+                prop_assert!(!gates_pass(&results));
+            }
+            let window = results.iter().find(|r| r.gate == GateKind::ReleaseWindow).unwrap();
+            if kind == PromotionKind::Rollback {
+                prop_assert_eq!(window.verdict, GateVerdict::Skipped);
+            } else if frozen && !overridden {
+                prop_assert_eq!(window.verdict, GateVerdict::Fail);
+            }
+            if kind == PromotionKind::Promote && !has_change {
+                prop_assert!(!gates_pass(&results), "a promotion without a change started");
+            }
+        }
+    }
+}

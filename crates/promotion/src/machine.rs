@@ -343,6 +343,14 @@ pub fn plan(request: PlanRequest) -> Result<Promotion> {
                 Step::new(StepKind::Soak, Some(idle)),
             ]
         }
+        // A rolling update replaces running instances; the very first
+        // release has none, so it goes out like a blue-green one.
+        (PromotionKind::Promote, Strategy::Rolling) if request.current.is_none() => vec![
+            Step::new(StepKind::Deploy, Some(idle)),
+            Step::new(StepKind::Smoke, Some(idle)),
+            Step::new(StepKind::Switch, Some(idle)),
+            Step::new(StepKind::Soak, Some(idle)),
+        ],
         (PromotionKind::Promote, Strategy::Rolling) => vec![
             Step::new(StepKind::RollingUpdate, None),
             Step::new(StepKind::Soak, None),

@@ -77,6 +77,22 @@ fn blue_green_deploys_to_the_idle_leg_and_switches_to_it() {
 }
 
 #[test]
+fn a_rolling_target_takes_its_first_release_like_blue_green_then_updates_in_place() {
+    use StepKind::*;
+    let mut r = request(PromotionKind::Promote, Strategy::Rolling);
+    assert_eq!(
+        shape(&plan(r.clone()).unwrap()),
+        vec![(RollingUpdate, None), (Soak, None)]
+    );
+    r.current = None;
+    let b = Some(Leg::Blue);
+    assert_eq!(
+        shape(&plan(r).unwrap()),
+        vec![(Deploy, b), (Smoke, b), (Switch, b), (Soak, b)]
+    );
+}
+
+#[test]
 fn promoting_what_is_already_live_is_refused() {
     let mut r = request(PromotionKind::Promote, Strategy::BlueGreen);
     r.release = release("1.0.0", 'a', None);
