@@ -298,7 +298,22 @@ impl Engine {
             }
             let key = ActionKey::new(key)?;
             let record = self.inner.store.promotion(id).await?;
-            let outcome = step::perform(self, &record, step, kind, leg, &key).await?;
+            let outcome = match step::perform(self, &record, step, kind, leg, &key).await {
+                Ok(event) => event,
+                // The database itself failing: stop here; the promotion stays
+                // unfinished and the next start resumes it.
+                Err(e @ EngineError::Store(_)) => return Err(e),
+                // Anything else will not pass by waiting (the target was
+                // unbound, its provider is missing): the step fails with the
+                // reason, so the promotion ends and releases its lock rather
+                // than staying stuck.
+                Err(e) => PromotionEvent::StepFailed {
+                    step,
+                    at: Utc::now(),
+                    reason: e.to_string(),
+                    retryable: false,
+                },
+            };
             let p = self
                 .inner
                 .store

@@ -450,3 +450,47 @@ async fn the_rolling_strategy_updates_in_place_and_rolls_a_soak_failure_back() {
     assert_eq!(p.steps.last().unwrap().kind, StepKind::RollingBack);
     assert_eq!(served(&target, "dev").await, "1.0.0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_whose_target_disappears_fails_and_frees_the_environment() {
+    let w = world().await;
+    let target = w.target();
+    w.approved_change("1.0.0", &["dev"]).await;
+    // An engine that knows no local target: the binding names a provider
+    // this build does not have by the time the steps run.
+    let engine = w.engine(target.clone());
+    let r = engine
+        .store()
+        .start_promotion(
+            &release_desk_store::PromotionRequest {
+                request_key: "gone".into(),
+                kind: PromotionKind::Promote,
+                service: slug("demo-web"),
+                environment: slug("dev"),
+                version: "1.0.0".into(),
+            },
+            release_desk_store::TargetSnapshot::default(),
+            &w.priya,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let without = release_desk_engine::Engine::new(
+        w.store.clone(),
+        vec![],
+        std::sync::Arc::new(|_| {}),
+        release_desk_engine::EngineSettings::default(),
+    );
+    let p = without.run(r.record.promotion.id).await.unwrap();
+    assert_eq!(p.phase, Phase::Failed);
+    assert!(p
+        .failure
+        .unwrap()
+        .reason
+        .contains("no deployment target named 'local-nginx'"));
+    let locks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM environment_locks")
+        .fetch_one(w.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(locks, 0, "a failed promotion still holds the environment");
+}
