@@ -129,6 +129,14 @@ impl AppState {
             EngineSettings::default(),
         );
         *engine = Some(built.clone());
+        // Whenever an engine is built over a store (at start, after the demo
+        // loads, after the database is replaced), promotions left unfinished
+        // carry on; one already running in this engine is not run twice.
+        match built.resume_unfinished().await {
+            Ok(ids) if !ids.is_empty() => tracing::info!(?ids, "resumed unfinished promotions"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(code = e.code(), error = %e, "could not resume promotions"),
+        }
         Ok(built)
     }
 
@@ -138,20 +146,14 @@ impl AppState {
         *self.engine.lock().await = None;
     }
 
-    /// Resumes promotions the last run left unfinished (killed mid-step).
+    /// Resumes promotions the last run left unfinished (killed mid-step):
+    /// building the engine does it.
     pub async fn resume_promotions(&self) {
         if self.store().await.is_err() {
             return;
         }
-        match self.engine().await {
-            Ok(engine) => match engine.resume_unfinished().await {
-                Ok(ids) if !ids.is_empty() => tracing::info!(?ids, "resumed unfinished promotions"),
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(code = e.code(), error = %e, "could not resume promotions")
-                }
-            },
-            Err(e) => tracing::error!(code = %e.code, message = %e.message, "no promotion engine"),
+        if let Err(e) = self.engine().await {
+            tracing::error!(code = %e.code, message = %e.message, "no promotion engine");
         }
     }
 
@@ -225,6 +227,8 @@ impl AppState {
         }
         let moved = release_desk_store::move_aside(&self.paths.database_file())?;
         *database = open_database(&self.paths).await;
+        // The engine held the old pool.
+        *self.engine.lock().await = None;
         match &*database {
             Database::Ready(_) => Ok(moved),
             Database::Unusable(problem) => {
@@ -243,6 +247,7 @@ impl AppState {
                 store.close().await;
             }
             *database = Database::Unusable(problem(&self.paths, error));
+            *self.engine.lock().await = None;
         }
     }
 

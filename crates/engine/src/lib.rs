@@ -228,9 +228,22 @@ impl Engine {
     pub fn spawn(&self, id: i64) {
         let engine = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = engine.run(id).await {
-                tracing::error!(promotion = id, error = %e, "promotion stopped before its end; it resumes at the next start");
+            // A database error (busy, disk full) stops a run part-way; try
+            // again a few times before leaving it for the next start, so a
+            // passing fault does not leave the environment locked.
+            for attempt in 1..=5u32 {
+                match engine.run(id).await {
+                    Ok(_) => return,
+                    Err(e) => {
+                        tracing::error!(promotion = id, attempt, error = %e, "promotion run stopped; trying again");
+                        tokio::time::sleep(engine.inner.settings.retry_pause * attempt * 5).await;
+                    }
+                }
             }
+            tracing::error!(
+                promotion = id,
+                "promotion left unfinished; it resumes at the next start"
+            );
         });
     }
 

@@ -2,6 +2,7 @@
 //! the event that records it.
 
 use std::future::Future;
+use std::time::Duration;
 
 use chrono::Utc;
 use release_desk_domain::Leg;
@@ -175,9 +176,18 @@ pub(crate) async fn perform(
     Ok(event)
 }
 
-/// Watches live traffic in samples until the soak's end, recording each
-/// sample, and fails at the first breach. Resumed soaks continue from the
-/// samples already recorded, until the end set by the first attempt.
+fn soak_failed(step: u32, why: &str) -> PromotionEvent {
+    PromotionEvent::StepFailed {
+        step,
+        at: Utc::now(),
+        reason: format!("soak failed: {why}"),
+        retryable: false,
+    }
+}
+
+/// Watches live traffic in samples until they have watched for the soak's
+/// whole length, recording each sample, and fails at the first breach.
+/// Resumed soaks judge the samples already recorded, then watch what is left.
 async fn soak(
     engine: &Engine,
     record: &PromotionRecord,
@@ -196,18 +206,25 @@ async fn soak(
             },
         ));
     }
-    let until = p.soak_until(step).unwrap_or_else(Utc::now);
     let mut samples = p.samples.clone();
+    let length_ms = u64::from(p.soak_secs) * 1_000;
+    // Judge what was already watched first: a breach recorded just before
+    // the app was killed must still fail the soak after the restart.
+    if let SoakVerdict::Breached(why) = judge_soak(&samples, &record.thresholds) {
+        return Ok(soak_failed(step, &why));
+    }
     loop {
-        let remaining = (until - Utc::now()).to_std().unwrap_or_default();
-        // Watch at least once, even when the app was stopped past the end.
-        if remaining.is_zero() && !samples.is_empty() {
+        let watched: u64 = samples.iter().map(|s| u64::from(s.observed_ms)).sum();
+        if watched >= length_ms {
             break;
         }
-        let period = if remaining.is_zero() {
-            engine.inner.settings.sample
+        // Never a sliver of a sample: too few requests to judge fairly.
+        let left = Duration::from_millis(length_ms - watched);
+        let sample = engine.inner.settings.sample;
+        let period = if left < sample + sample / 2 {
+            left.max(Duration::from_secs(1))
         } else {
-            remaining.min(engine.inner.settings.sample)
+            sample
         };
         let observation = match bounded(target.observe(tref, period)).await {
             Ok(o) => o,
@@ -218,6 +235,7 @@ async fn soak(
             errors: observation.errors,
             p95_ms: observation.p95_ms,
             notes: observation.notes,
+            observed_ms: u32::try_from(period.as_millis()).unwrap_or(u32::MAX),
         };
         let updated = engine
             .store()
@@ -234,12 +252,7 @@ async fn soak(
         (engine.inner.updates)(&updated);
         samples.push(sample);
         if let SoakVerdict::Breached(why) = judge_soak(&samples, &record.thresholds) {
-            return Ok(PromotionEvent::StepFailed {
-                step,
-                at: Utc::now(),
-                reason: format!("soak failed: {why}"),
-                retryable: false,
-            });
+            return Ok(soak_failed(step, &why));
         }
     }
     let requests: u32 = samples.iter().map(|s| s.requests).sum();

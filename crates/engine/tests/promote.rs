@@ -151,6 +151,19 @@ async fn promotions_succeed_refuse_fail_safely_and_roll_back() {
         .await
         .unwrap();
     assert_eq!(again.promotion.id, p.id);
+    // The same key for another request is a caller's bug, refused.
+    let reused = engine
+        .request(
+            PromotionKind::Promote,
+            &slug("demo-web"),
+            &slug("dev"),
+            Some("1.0.0".into()),
+            "press-2",
+            &w.priya,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(reused.code(), "request_key_reused", "{reused}");
     assert_eq!(count(&w, "SELECT COUNT(*) FROM promotions").await, 2);
 
     // To test, now that dev succeeded with the same digest.
@@ -270,12 +283,25 @@ async fn promotions_succeed_refuse_fail_safely_and_roll_back() {
     assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
     assert_eq!(p.steps[0].kind, StepKind::Deploy);
     assert_eq!(served(&target, "dev").await, "1.0.0");
-    // Now 1.1.0 still runs on green: a rollback would be a switch.
+    // 1.1.0 was rolled away from: it no longer counts as good, so there is
+    // nothing further back to roll to (1.0.0 is live).
     let readiness = engine
         .rollback_readiness(&slug("demo-web"), &slug("dev"))
         .await
         .unwrap();
-    assert!(readiness.ready, "{readiness:?}");
+    assert!(!readiness.possible, "{readiness:?}");
+    let rolled: String = sqlx::query_scalar(
+        "SELECT d.outcome FROM deployments d JOIN artefacts a ON a.id = d.artefact_id
+         WHERE a.version = '1.1.0' AND d.environment_id = (SELECT id FROM environments WHERE key = 'dev')
+         ORDER BY d.id DESC LIMIT 1",
+    )
+    .fetch_one(w.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        rolled, "rolled_back",
+        "the release rolled away from still counts as good"
+    );
 
     // A drill in dev goes to green and comes back to blue.
     let r = engine
@@ -493,4 +519,113 @@ async fn a_promotion_whose_target_disappears_fails_and_frees_the_environment() {
         .await
         .unwrap();
     assert_eq!(locks, 0, "a failed promotion still holds the environment");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breach_recorded_before_a_kill_still_fails_the_soak_after_the_restart() {
+    use release_desk_promotion::{PromotionEvent, SoakSample};
+    use release_desk_provider::StepReport;
+    let w = world().await;
+    let target = w.target();
+    let engine = w.engine(target.clone());
+    w.approved_change("1.0.0", &["dev"]).await;
+    w.approved_change("1.1.0", &["dev"]).await;
+    assert_eq!(
+        promote(&engine, &w, "1.0.0", "dev", "b1").await.phase,
+        Phase::Succeeded
+    );
+    let status = engine
+        .status(&slug("demo-web"), &slug("dev"))
+        .await
+        .unwrap();
+    let blue = status.leg(Leg::Blue).unwrap();
+    let started = w
+        .store
+        .start_promotion(
+            &release_desk_store::PromotionRequest {
+                request_key: "b2".into(),
+                kind: PromotionKind::Promote,
+                service: slug("demo-web"),
+                environment: slug("dev"),
+                version: "1.1.0".into(),
+            },
+            release_desk_store::TargetSnapshot {
+                current: Some(release_desk_promotion::Release {
+                    version: "1.0.0".into(),
+                    digest: blue.digest.clone().unwrap(),
+                    leg: Some(Leg::Blue),
+                }),
+                ready_leg: None,
+            },
+            &w.priya,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let id = started.record.promotion.id;
+    // What a killed run had written: three steps done, the soak begun and a
+    // sample over the threshold, but not yet the soak's failure.
+    let now = chrono::Utc::now;
+    let ok = |s: &str| StepReport {
+        summary: s.into(),
+        log: vec![],
+        replayed: false,
+    };
+    for step in 0..3 {
+        w.store
+            .record_promotion_event(id, &PromotionEvent::StepBegan { step, at: now() }, now())
+            .await
+            .unwrap();
+        w.store
+            .record_promotion_event(
+                id,
+                &PromotionEvent::StepSucceeded {
+                    step,
+                    at: now(),
+                    report: ok("done"),
+                },
+                now(),
+            )
+            .await
+            .unwrap();
+    }
+    w.store
+        .record_promotion_event(id, &PromotionEvent::StepBegan { step: 3, at: now() }, now())
+        .await
+        .unwrap();
+    let breach = SoakSample {
+        requests: 40,
+        errors: 40,
+        p95_ms: Some(3.0),
+        notes: vec![],
+        observed_ms: 1_000,
+    };
+    w.store
+        .record_promotion_event(
+            id,
+            &PromotionEvent::SoakSampled {
+                step: 3,
+                sample: breach,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+
+    let p = engine.run(id).await.unwrap();
+    assert_eq!(p.phase, Phase::Failed);
+    let f = p.failure.unwrap();
+    assert_eq!(f.step, StepKind::Soak);
+    assert!(
+        f.reason.contains("sample 1: error rate 100.0%"),
+        "{}",
+        f.reason
+    );
+    assert!(f.switched_back, "traffic goes back to the previous leg");
+    assert_eq!(
+        p.samples.len(),
+        1,
+        "judged on what was recorded, without watching again"
+    );
+    assert_eq!(served(&target, "dev").await, "1.0.0");
 }

@@ -467,13 +467,6 @@ impl Promotion {
         }
     }
 
-    /// The step a soak judges, and when its watch ends.
-    pub fn soak_until(&self, step: u32) -> Option<DateTime<Utc>> {
-        let s = self.steps.get(step as usize)?;
-        let began = s.first_began?;
-        Some(began + chrono::Duration::seconds(i64::from(self.soak_secs)))
-    }
-
     /// Applies one event. An event that does not fit is an error, never
     /// ignored: it means the stored history is not what the engine wrote.
     pub fn apply(&mut self, event: &PromotionEvent) -> Result<()> {

@@ -12,6 +12,11 @@ pub struct SoakSample {
     pub errors: u32,
     pub p95_ms: Option<f64>,
     pub notes: Vec<String>,
+    /// How long this sample watched, in milliseconds: a soak ends when its
+    /// samples together have watched for its whole length, however long the
+    /// app was stopped in between.
+    #[serde(default)]
+    pub observed_ms: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Type)]
@@ -90,6 +95,7 @@ mod tests {
             errors,
             p95_ms: Some(p95),
             notes: vec![],
+            observed_ms: 1_000,
         }
     }
 

@@ -278,6 +278,7 @@ fn events_out_of_order_are_errors_not_ignored() {
         errors: 0,
         p95_ms: None,
         notes: vec![],
+        observed_ms: 1_000,
     };
     assert!(p
         .apply(&PromotionEvent::SoakSampled { step: 0, sample })
@@ -312,7 +313,9 @@ fn the_soak_runs_from_its_first_attempt() {
         at: began + Duration::seconds(9),
     })
     .unwrap();
-    assert_eq!(p.soak_until(3), Some(began + Duration::seconds(30)));
+    assert_eq!(p.steps[3].first_began, Some(began));
+    assert_eq!(p.steps[3].attempts, 2);
+    assert_eq!(p.steps[3].retried, vec!["probe timed out".to_owned()]);
 }
 
 // ---- property tests ----------------------------------------------------------

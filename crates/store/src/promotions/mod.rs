@@ -209,8 +209,25 @@ impl Store {
                 .map_err(|e| self.fail(e))?;
         if let Some(id) = existing {
             drop(tx);
+            let record = self.promotion(id).await?;
+            let p = &record.promotion;
+            // The key names one request; reused for another it is a bug in
+            // the caller, and answering with the old promotion would mislead.
+            if p.kind != request.kind
+                || p.service != request.service
+                || p.environment != request.environment
+                || (request.kind == PromotionKind::Promote && p.release.version != request.version)
+            {
+                return Err(refused(
+                    "request_key_reused",
+                    format!(
+                        "this request was already used for promotion #{id} ({} {} to {}); press the button again",
+                        p.service, p.release.version, p.environment
+                    ),
+                ));
+            }
             return Ok(Started {
-                record: self.promotion(id).await?,
+                record,
                 fresh: false,
             });
         }
@@ -621,6 +638,29 @@ async fn finish(tx: &mut Transaction<'_, Sqlite>, p: &Promotion, now: DateTime<U
     .bind(p.id)
     .execute(&mut **tx)
     .await?;
+    // A rollback that succeeded leaves a release that must not count as good
+    // any more: not as the next rollback's target, not for the next stage's
+    // gate. Its latest success here becomes rolled back.
+    if succeeded && p.kind == PromotionKind::Rollback {
+        if let Some(left) = &p.previous {
+            sqlx::query(
+                "UPDATE deployments SET outcome = 'rolled_back', failure_reason = ?
+                 WHERE id = (SELECT d.id FROM deployments d JOIN artefacts a ON a.id = d.artefact_id
+                             JOIN promotions pr ON pr.id = ?
+                             WHERE d.service_id = pr.service_id AND d.environment_id = pr.environment_id
+                               AND a.digest = ? AND d.outcome = 'succeeded'
+                             ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1)",
+            )
+            .bind(format!(
+                "rolled back to {} by promotion #{}",
+                p.release.version, p.id
+            ))
+            .bind(p.id)
+            .bind(left.digest.hex())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
     sqlx::query("DELETE FROM environment_locks WHERE promotion_id = ?")
         .bind(p.id)
         .execute(&mut **tx)

@@ -1003,6 +1003,12 @@ export type SoakSample = {
 	errors: number,
 	p95Ms: number | null,
 	notes: string[],
+	/**
+	 *  How long this sample watched, in milliseconds: a soak ends when its
+	 *  samples together have watched for its whole length, however long the
+	 *  app was stopped in between.
+	 */
+	observedMs?: number,
 };
 
 export type SoakThresholds = {

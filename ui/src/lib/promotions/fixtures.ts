@@ -30,8 +30,8 @@ export function switchedBack(): Promotion {
 			step('switch_back', 'blue', ok('blue now takes traffic'), { compensation: true })
 		],
 		samples: [
-			{ requests: 40, errors: 0, p95Ms: 4, notes: [] },
-			{ requests: 40, errors: 40, p95Ms: 2, notes: ['the green leg answered 500'] }
+			{ requests: 40, errors: 0, p95Ms: 4, notes: [], observedMs: 1000 },
+			{ requests: 40, errors: 40, p95Ms: 2, notes: ['the green leg answered 500'], observedMs: 1000 }
 		],
 		phase: 'failed',
 		failure: { step: 'soak', reason: 'soak failed: sample 2: error rate 100.0% (40 of 40 requests) is over the 1.0% threshold', switchedBack: true, needsAttention: false },
