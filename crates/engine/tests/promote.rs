@@ -450,6 +450,7 @@ async fn the_rolling_strategy_updates_in_place_and_rolls_a_soak_failure_back() {
             soak_secs: 4,
             thresholds: release_desk_promotion::SoakThresholds {
                 max_p95_ms: 5_000.0,
+                min_requests: 1,
                 ..Default::default()
             },
         })
