@@ -110,6 +110,14 @@ async fn steps() {
         )
         .await;
     assert!(check.contains("Inside the freeze"), "{check}");
+    // Dev's only window is the evening one just made (the demo's office-hours
+    // window covers UAT and pre-production), so 09:00 is also outside it.
+    assert!(
+        check
+            .to_lowercase()
+            .contains("outside every release window"),
+        "{check}"
+    );
     app.type_into("textarea[name=implementationPlan]", "Blue-green promotion")
         .await;
     app.type_into("textarea[name=backoutPlan]", "Switch traffic back")
@@ -117,7 +125,7 @@ async fn steps() {
     app.type_into("textarea[name=testPlan]", "Smoke tests")
         .await;
     app.screenshot("12-change-form-freeze-conflict").await;
-    app.click_text("form button[type=submit]", "with 1 conflict")
+    app.click_text("form button[type=submit]", "with 2 conflicts")
         .await;
     app.wait_for_text("[data-testid=change-title]", "Payments API dev smoke")
         .await;
