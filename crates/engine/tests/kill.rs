@@ -14,7 +14,7 @@ use release_desk_domain::Leg;
 use release_desk_promotion::{Phase, PromotionKind};
 use release_desk_provider::DeploymentTarget;
 use release_desk_provider::TargetRef;
-use release_desk_store::{PromotionRequest, TargetSnapshot, DATABASE_FILE};
+use release_desk_store::DATABASE_FILE;
 
 fn runner() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/examples/engine_runner")
@@ -64,30 +64,7 @@ async fn a_promotion_killed_after_every_event_resumes_and_repeats_nothing() {
     };
     let status = target.status(&tref).await.unwrap();
     let live = status.leg(Leg::Blue).unwrap();
-    let started = w
-        .store
-        .start_promotion(
-            &PromotionRequest {
-                request_key: "k2".into(),
-                kind: PromotionKind::Promote,
-                service: slug("demo-web"),
-                environment: slug("dev"),
-                version: "1.1.0".into(),
-            },
-            TargetSnapshot {
-                current: Some(release_desk_promotion::Release {
-                    version: live.version.clone().unwrap(),
-                    digest: live.digest.clone().unwrap(),
-                    leg: Some(Leg::Blue),
-                }),
-                ready_leg: None,
-            },
-            &w.priya,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-    let id = started.record.promotion.id;
+    let id = w.start_unrun("k2", "1.1.0", Some(live)).await;
     let database = w.dir.path().join(DATABASE_FILE);
     let root = w.dir.path().join("local-target");
 

@@ -481,34 +481,17 @@ async fn the_rolling_strategy_updates_in_place_and_rolls_a_soak_failure_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promotion_whose_target_disappears_fails_and_frees_the_environment() {
     let w = world().await;
-    let target = w.target();
     w.approved_change("1.0.0", &["dev"]).await;
+    let id = w.start_unrun("gone", "1.0.0", None).await;
     // An engine that knows no local target: the binding names a provider
     // this build does not have by the time the steps run.
-    let engine = w.engine(target.clone());
-    let r = engine
-        .store()
-        .start_promotion(
-            &release_desk_store::PromotionRequest {
-                request_key: "gone".into(),
-                kind: PromotionKind::Promote,
-                service: slug("demo-web"),
-                environment: slug("dev"),
-                version: "1.0.0".into(),
-            },
-            release_desk_store::TargetSnapshot::default(),
-            &w.priya,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
     let without = release_desk_engine::Engine::new(
         w.store.clone(),
         vec![],
         std::sync::Arc::new(|_| {}),
         release_desk_engine::EngineSettings::default(),
     );
-    let p = without.run(r.record.promotion.id).await.unwrap();
+    let p = without.run(id).await.unwrap();
     assert_eq!(p.phase, Phase::Failed);
     assert!(p
         .failure
@@ -540,30 +523,7 @@ async fn a_breach_recorded_before_a_kill_still_fails_the_soak_after_the_restart(
         .await
         .unwrap();
     let blue = status.leg(Leg::Blue).unwrap();
-    let started = w
-        .store
-        .start_promotion(
-            &release_desk_store::PromotionRequest {
-                request_key: "b2".into(),
-                kind: PromotionKind::Promote,
-                service: slug("demo-web"),
-                environment: slug("dev"),
-                version: "1.1.0".into(),
-            },
-            release_desk_store::TargetSnapshot {
-                current: Some(release_desk_promotion::Release {
-                    version: "1.0.0".into(),
-                    digest: blue.digest.clone().unwrap(),
-                    leg: Some(Leg::Blue),
-                }),
-                ready_leg: None,
-            },
-            &w.priya,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-    let id = started.record.promotion.id;
+    let id = w.start_unrun("b2", "1.1.0", Some(blue)).await;
     // What a killed run had written: three steps done, the soak begun and a
     // sample over the threshold, but not yet the soak's failure.
     let now = chrono::Utc::now;

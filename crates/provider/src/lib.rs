@@ -23,8 +23,8 @@ mod signature;
 
 pub use error::{ProviderError, ProviderErrorKind, Result};
 pub use signature::{
-    key_id, parse_public_key, signed_statement, verify_artefact_signature, SignatureProblem,
-    VerifiedBy,
+    key_id, key_line, parse_public_key, signed_statement, verify_artefact_signature,
+    SignatureProblem, VerifiedBy,
 };
 
 /// Which service in which environment an action is about.

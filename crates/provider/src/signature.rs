@@ -41,6 +41,8 @@ pub enum SignatureProblem {
     NoTrustedKeys,
     #[error("the signature is not a readable minisign signature: {0}")]
     Unreadable(String),
+    #[error("{0}")]
+    BadKey(String),
     #[error("the signature does not verify against any trusted key (tried {tried}): it was made by another key or for other bytes; do not deploy it")]
     NotTrusted { tried: String },
 }
@@ -88,26 +90,26 @@ pub fn verify_artefact_signature(
     })
 }
 
-/// Reads a minisign public key given either as the bare base64 line or as
-/// the two-line `.pub` file (comment line first).
-pub fn parse_public_key(text: &str) -> Result<PublicKey, String> {
-    let line = text
-        .lines()
+/// The base64 line of a minisign public key given either bare or as the
+/// two-line `.pub` file (comment line first).
+pub fn key_line(text: &str) -> Option<&str> {
+    text.lines()
         .map(str::trim)
         .rfind(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
-        .ok_or_else(|| "the key is empty".to_owned())?;
-    PublicKey::from_base64(line).map_err(|e| format!("not a minisign public key: {e}"))
+}
+
+/// Reads a minisign public key given either as the bare base64 line or as
+/// the `.pub` file.
+pub fn parse_public_key(text: &str) -> Result<PublicKey, SignatureProblem> {
+    let line = key_line(text).ok_or_else(|| SignatureProblem::BadKey("the key is empty".into()))?;
+    PublicKey::from_base64(line)
+        .map_err(|e| SignatureProblem::BadKey(format!("not a minisign public key: {e}")))
 }
 
 /// The key id of a minisign public key (bytes 2..10 of the decoded key,
 /// shown as minisign shows it: upper-case hex, little-endian).
 pub fn key_id(text: &str) -> Option<String> {
-    use base64_decode::decode;
-    let line = text
-        .lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))?;
-    let bytes = decode(line)?;
+    let bytes = base64_decode::decode(key_line(text)?)?;
     let id: [u8; 8] = bytes.get(2..10)?.try_into().ok()?;
     Some(format!("{:016X}", u64::from_le_bytes(id)))
 }

@@ -71,6 +71,43 @@ impl World {
         )
     }
 
+    /// Starts a promotion of demo-web `version` in dev without running it,
+    /// for tests that run it themselves; `live` is the leg serving now, as
+    /// the target reported it.
+    pub async fn start_unrun(
+        &self,
+        key: &str,
+        version: &str,
+        live: Option<&release_desk_provider::LegStatus>,
+    ) -> i64 {
+        let current = live.map(|l| release_desk_promotion::Release {
+            version: l.version.clone().unwrap(),
+            digest: l.digest.clone().unwrap(),
+            leg: Some(l.leg),
+        });
+        self.store
+            .start_promotion(
+                &release_desk_store::PromotionRequest {
+                    request_key: key.into(),
+                    kind: release_desk_promotion::PromotionKind::Promote,
+                    service: slug("demo-web"),
+                    environment: slug("dev"),
+                    version: version.into(),
+                },
+                release_desk_store::TargetSnapshot {
+                    current,
+                    ready_leg: None,
+                },
+                &self.priya,
+                Utc::now(),
+            )
+            .await
+            .unwrap()
+            .record
+            .promotion
+            .id
+    }
+
     /// A normal change for `version` in `envs`, planned around now, approved.
     pub async fn approved_change(&self, version: &str, envs: &[&str]) -> ChangeRecord {
         let now = Utc::now();

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use release_desk_changes::Profile;
 use release_desk_domain::Slug;
 use release_desk_promotion::{SoakThresholds, Strategy};
-use release_desk_provider::{key_id, parse_public_key};
+use release_desk_provider::{key_id, key_line, parse_public_key};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use specta::Type;
@@ -114,13 +114,8 @@ impl Store {
                 ),
             ));
         }
-        parse_public_key(public_key).map_err(|why| refused("invalid_key", why))?;
-        let key = public_key
-            .lines()
-            .map(str::trim)
-            .rfind(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
-            .unwrap_or_default()
-            .to_owned();
+        parse_public_key(public_key).map_err(|why| refused("invalid_key", why.to_string()))?;
+        let key = key_line(public_key).unwrap_or_default().to_owned();
         let label = release_desk_domain::required_text("key label", label)?;
         let id = key_id(&key).unwrap_or_default();
         let mut tx = self.begin_write().await?;
