@@ -6,7 +6,7 @@ use tauri::Runtime;
 use tauri_specta::{collect_commands, collect_events};
 
 use crate::commands::{
-    approvals, calendar, changes, dashboard, profiles, promotions, settings, workspace,
+    approvals, calendar, changes, dashboard, deployment, profiles, promotions, settings, workspace,
 };
 
 /// Where the generated bindings live, relative to the repository root.
@@ -67,6 +67,11 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             promotions::cell_promotions,
             promotions::rollback_readiness,
             promotions::target_status,
+            deployment::deployment_settings,
+            deployment::add_trusted_key,
+            deployment::remove_trusted_key,
+            deployment::bind_target,
+            deployment::set_artefact_location,
         ])
         .events(collect_events![promotions::PromotionUpdated])
 }

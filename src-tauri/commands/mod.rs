@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod calendar;
 pub mod changes;
 pub mod dashboard;
+pub mod deployment;
 pub mod profiles;
 pub mod promotions;
 pub mod settings;

@@ -30,7 +30,7 @@ pub struct PromoteOptions {
     pub services: Vec<ServiceChoice>,
 }
 
-fn engine_error(e: EngineError) -> AppError {
+pub(crate) fn engine_error(e: EngineError) -> AppError {
     match e {
         EngineError::Store(s) => AppError::from(s),
         other => AppError::new(other.code(), other.to_string()),

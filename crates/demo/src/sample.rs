@@ -117,7 +117,13 @@ pub async fn install_sample_service(
     let service = slug(SAMPLE_SERVICE);
     for p in &samples.packages {
         store
-            .set_artefact_location(&service, &p.manifest.version, &p.path.display().to_string())
+            .set_artefact_location(
+                &service,
+                &p.manifest.version,
+                &p.path.display().to_string(),
+                release_manager,
+                now,
+            )
             .await?;
     }
     let path = store
@@ -126,14 +132,18 @@ pub async fn install_sample_service(
         .ok_or(SampleError::Missing("path to live"))?;
     for env in path.stages() {
         store
-            .bind_target(&TargetBinding {
-                service: service.clone(),
-                environment: env.key.clone(),
-                provider: "local-nginx".into(),
-                strategy: Strategy::BlueGreen,
-                soak_secs: soak_secs(env.key.as_str()),
-                thresholds: SoakThresholds::default(),
-            })
+            .bind_target(
+                &TargetBinding {
+                    service: service.clone(),
+                    environment: env.key.clone(),
+                    provider: "local-nginx".into(),
+                    strategy: Strategy::BlueGreen,
+                    soak_secs: soak_secs(env.key.as_str()),
+                    thresholds: SoakThresholds::default(),
+                },
+                release_manager,
+                now,
+            )
             .await?;
     }
     store

@@ -21,8 +21,8 @@ use chrono::Utc;
 use release_desk_changes::Profile;
 use release_desk_domain::Slug;
 use release_desk_promotion::{Next, Promotion, PromotionEvent, PromotionKind, Release};
-use release_desk_provider::{ActionKey, DeploymentTarget, TargetRef, TargetStatus};
-use release_desk_store::{PromotionRecord, PromotionRequest, Store, TargetSnapshot};
+use release_desk_provider::{ActionKey, DeploymentTarget, TargetInfo, TargetRef, TargetStatus};
+use release_desk_store::{PromotionRecord, PromotionRequest, Store, TargetBinding, TargetSnapshot};
 
 pub use error::{EngineError, Result};
 pub use readiness::RollbackReadiness;
@@ -100,6 +100,31 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The deployment targets this build can drive, by provider name.
+    pub fn providers(&self) -> Vec<TargetInfo> {
+        let mut all: Vec<TargetInfo> = self.inner.targets.values().map(|t| t.info()).collect();
+        all.sort_by(|a, b| a.provider.cmp(&b.provider));
+        all
+    }
+
+    /// Binds a service in an environment to one of [`Self::providers`]; a
+    /// provider this build does not have is refused before anything is saved.
+    pub async fn bind_target(&self, binding: &TargetBinding, by: &Profile) -> Result<()> {
+        if !self.inner.targets.contains_key(&binding.provider) {
+            let known: Vec<String> = self.providers().into_iter().map(|p| p.provider).collect();
+            return Err(EngineError::Refused(format!(
+                "there is no deployment target named '{}' in this build; choose one of: {}",
+                binding.provider,
+                known.join(", ")
+            )));
+        }
+        Ok(self
+            .inner
+            .store
+            .bind_target(binding, by, Utc::now())
+            .await?)
     }
 
     /// The target that serves a service in an environment.
@@ -291,6 +316,33 @@ impl Engine {
             else {
                 return Ok(record.promotion);
             };
+            let first = !resumed && promotion.steps.iter().all(|s| s.attempts == 0);
+            if first {
+                if let Some(reason) = self.moved_since_planned(promotion).await {
+                    // Nothing was done yet: fail before the first step, so
+                    // no leg is touched on the strength of a stale plan.
+                    for event in [
+                        PromotionEvent::StepBegan {
+                            step,
+                            at: Utc::now(),
+                        },
+                        PromotionEvent::StepFailed {
+                            step,
+                            at: Utc::now(),
+                            reason: reason.clone(),
+                            retryable: false,
+                        },
+                    ] {
+                        let p = self
+                            .inner
+                            .store
+                            .record_promotion_event(id, &event, Utc::now())
+                            .await?;
+                        (self.inner.updates)(&p);
+                    }
+                    continue;
+                }
+            }
             let retrying = !resumed && promotion.steps[step as usize].attempts > 0;
             if retrying {
                 tokio::time::sleep(self.inner.settings.retry_pause).await;
@@ -334,6 +386,47 @@ impl Engine {
                 .await?;
             (self.inner.updates)(&p);
         }
+    }
+}
+
+impl Engine {
+    /// The plan was made from the target's state read before the environment
+    /// was locked; another promotion could have ended in between. Says what
+    /// changed if the target no longer serves what the plan was made from.
+    /// A target that cannot be read now is left to the first step, which
+    /// meets the same fault and reports it.
+    async fn moved_since_planned(&self, promotion: &Promotion) -> Option<String> {
+        let status = self
+            .status(&promotion.service, &promotion.environment)
+            .await
+            .ok()?;
+        let now = live_release(&status);
+        let key = |r: &Option<Release>| r.as_ref().map(|r| (r.digest.clone(), r.leg));
+        if key(&now) == key(&promotion.previous) {
+            return None;
+        }
+        let describe = |r: &Option<Release>| match r {
+            Some(r) => format!(
+                "{} ({}){}",
+                if r.version.is_empty() {
+                    "an unknown version"
+                } else {
+                    &r.version
+                },
+                &r.digest.hex()[..12],
+                r.leg
+                    .map(|l| format!(" on {}", l.as_str()))
+                    .unwrap_or_default()
+            ),
+            None => "nothing".to_owned(),
+        };
+        Some(format!(
+            "the target changed after this was planned: {} is live in {}, not {} as planned; \
+             nothing was deployed; check the environment and start again",
+            describe(&now),
+            promotion.environment,
+            describe(&promotion.previous)
+        ))
     }
 }
 

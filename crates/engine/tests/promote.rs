@@ -223,10 +223,19 @@ async fn promotions_succeed_refuse_fail_safely_and_roll_back() {
         before,
         "a refusal wrote a promotion"
     );
+    // The attempt itself is audited, with the gate that stopped it.
     assert_eq!(
         count(&w, "SELECT COUNT(*) FROM audit_log").await,
-        audit_before,
-        "a refusal wrote to the log"
+        audit_before + 1,
+        "a refusal must add exactly one audit entry"
+    );
+    let refusal = w.store.recent_audit(1).await.unwrap().remove(0);
+    assert_eq!(refusal.action, "promotion.refused");
+    assert_eq!(refusal.actor, "Priya");
+    assert!(
+        refusal.detail.contains("1.2.0 failed in dev"),
+        "{}",
+        refusal.detail
     );
     assert_eq!(
         count(&w, "SELECT COUNT(*) FROM environment_locks").await,
@@ -442,18 +451,22 @@ async fn a_tampered_tarball_fails_its_deploy_and_traffic_stays_where_it_was() {
 async fn the_rolling_strategy_updates_in_place_and_rolls_a_soak_failure_back() {
     let w = world().await;
     w.store
-        .bind_target(&release_desk_store::TargetBinding {
-            service: slug("demo-web"),
-            environment: slug("dev"),
-            provider: "local-nginx".into(),
-            strategy: release_desk_promotion::Strategy::Rolling,
-            soak_secs: 4,
-            thresholds: release_desk_promotion::SoakThresholds {
-                max_p95_ms: 5_000.0,
-                min_requests: 1,
-                ..Default::default()
+        .bind_target(
+            &release_desk_store::TargetBinding {
+                service: slug("demo-web"),
+                environment: slug("dev"),
+                provider: "local-nginx".into(),
+                strategy: release_desk_promotion::Strategy::Rolling,
+                soak_secs: 4,
+                thresholds: release_desk_promotion::SoakThresholds {
+                    max_p95_ms: 5_000.0,
+                    min_requests: 1,
+                    ..Default::default()
+                },
             },
-        })
+            &w.priya,
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
     let target = w.target();
@@ -589,4 +602,58 @@ async fn a_breach_recorded_before_a_kill_still_fails_the_soak_after_the_restart(
         "judged on what was recorded, without watching again"
     );
     assert_eq!(served(&target, "dev").await, "1.0.0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_made_from_a_stale_reading_of_the_target_fails_before_touching_a_leg() {
+    let w = world().await;
+    let target = w.target();
+    let engine = w.engine(target.clone());
+    w.approved_change("1.0.0", &["dev"]).await;
+    w.approved_change("1.1.0", &["dev"]).await;
+    assert_eq!(
+        promote(&engine, &w, "1.0.0", "dev", "s1").await.phase,
+        Phase::Succeeded
+    );
+    let before = engine
+        .status(&slug("demo-web"), &slug("dev"))
+        .await
+        .unwrap();
+    // Planned from a reading taken before 1.0.0 went live: "nothing is live",
+    // so the plan would deploy onto the leg that now takes the traffic.
+    let id = w.start_unrun("s2", "1.1.0", None).await;
+    let p = engine.run(id).await.unwrap();
+    assert_eq!(p.phase, Phase::Failed);
+    let f = p.failure.unwrap();
+    assert_eq!(f.step, StepKind::Deploy);
+    assert!(
+        !f.switched_back,
+        "traffic never moved, so nothing to switch back"
+    );
+    assert!(
+        f.reason
+            .contains("the target changed after this was planned")
+            && f.reason.contains("1.0.0")
+            && f.reason.contains("not nothing as planned"),
+        "{}",
+        f.reason
+    );
+    assert!(
+        p.steps.iter().skip(1).all(|s| s.attempts == 0),
+        "no step after the check ran"
+    );
+    let after = engine
+        .status(&slug("demo-web"), &slug("dev"))
+        .await
+        .unwrap();
+    assert_eq!(
+        after, before,
+        "a leg changed on the strength of a stale plan"
+    );
+    assert_eq!(served(&target, "dev").await, "1.0.0");
+    assert_eq!(
+        count(&w, "SELECT COUNT(*) FROM environment_locks").await,
+        0,
+        "the failed promotion still holds the environment"
+    );
 }

@@ -23,6 +23,40 @@ pub(crate) struct Verified {
     pub key_id: String,
 }
 
+/// Checks, before a location is recorded, that the file there is the
+/// artefact: an absolute path (this target reads tarballs from this machine)
+/// to a readable file whose bytes hash to `digest`. Streams the file, so a
+/// large one is not read into memory.
+pub fn check_location(location: &str, digest: &release_desk_domain::Digest) -> Result<()> {
+    let path = Path::new(location);
+    if !path.is_absolute() {
+        return Err(refused(format!(
+            "'{location}' is not an absolute path: the local target reads artefacts from this machine, \
+             so give the full path to the tarball, e.g. /srv/artefacts/service-1.2.0.tar.gz"
+        )));
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| io_at("open the artefact at", path, e))?;
+    if !file
+        .metadata()
+        .map_err(|e| io_at("read the artefact at", path, e))?
+        .is_file()
+    {
+        return Err(refused(format!(
+            "{location} is not a file: give the path to the tarball"
+        )));
+    }
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|e| io_at("read the artefact at", path, e))?;
+    let actual = hex::encode(hasher.finalize());
+    if actual != digest.hex() {
+        return Err(refused(format!(
+            "the file at {location} has digest sha256:{actual}, not the recorded {digest}: \
+             it is a different build; choose the tarball of this version"
+        )));
+    }
+    Ok(())
+}
+
 /// Reads the artefact's bytes and checks digest and signature.
 pub(crate) fn verify(artefact: &ArtefactRef, trusted_keys: &[String]) -> Result<Verified> {
     let path = Path::new(&artefact.location);

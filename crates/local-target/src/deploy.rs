@@ -54,7 +54,9 @@ impl LocalTarget {
         let trusted = self.config.trusted_keys.clone();
         let reference = artefact.clone();
         let staging = paths.staging();
+        let leg_dir = paths.dir.clone();
         let staged = blocking(move || {
+            sweep_stale_staging(&leg_dir, STALE_STAGING);
             let verified = artefact::verify(&reference, &trusted)?;
             let key_id = verified.key_id.clone();
             artefact::stage(&verified, &reference, staging).map(|staged| (staged, key_id))
@@ -172,5 +174,72 @@ impl LocalTarget {
             Ok(None) => format!("{leg}'s previous files were gone; it is left stopped."),
             Err(e) => format!("{leg} could not be put back: {}", e.message),
         }
+    }
+}
+
+/// How old a staging directory must be before a deploy clears it. Far longer
+/// than any action may run (the engine bounds each at two minutes), so a
+/// directory this old belongs to a deploy that was killed or timed out.
+pub(crate) const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Clears staging directories left by deploys killed mid-unpack (their Drop
+/// never ran). Younger ones may still belong to a timed-out attempt whose
+/// blocking work is finishing, so they are left for a later deploy.
+/// Best effort: a directory that cannot be read or removed is logged, not
+/// fatal, because it does not stop this deploy.
+pub(crate) fn sweep_stale_staging(leg_dir: &std::path::Path, older_than: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(leg_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(".staging-") {
+            continue;
+        }
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| m.elapsed().ok());
+        if age.is_some_and(|a| a >= older_than) {
+            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), error = %e, "could not clear a leftover staging directory");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn only_staging_directories_older_than_any_action_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join(".staging-00000000000000aa");
+        let young = dir.path().join(".staging-00000000000000bb");
+        let app = dir.path().join("app");
+        for d in [&old, &young, &app] {
+            std::fs::create_dir_all(d.join("public")).unwrap();
+        }
+        let long_ago = SystemTime::now() - Duration::from_secs(3_600);
+        std::fs::File::open(&old)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        std::fs::File::open(&app)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+
+        sweep_stale_staging(dir.path(), STALE_STAGING);
+
+        assert!(!old.exists(), "a staging directory an hour old was kept");
+        assert!(
+            young.exists(),
+            "a fresh staging directory may still be in use"
+        );
+        assert!(app.exists(), "only staging directories are swept");
     }
 }

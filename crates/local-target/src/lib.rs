@@ -36,7 +36,7 @@ mod switch;
 mod target;
 mod unpack;
 
-pub use artefact::DIGEST_FILE;
+pub use artefact::{check_location, DIGEST_FILE};
 pub use error::{ProviderError, ProviderErrorKind, Result};
 pub use package::{
     package, sample_versions, Behaviour, Manifest, PackagedArtefact, SampleVersion, SAMPLE_SERVICE,

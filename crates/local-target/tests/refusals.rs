@@ -247,3 +247,37 @@ async fn a_damaged_leg_record_is_reported_as_unknown_and_a_new_deploy_replaces_i
         "the old process did not exit cleanly: {log}"
     );
 }
+
+#[test]
+fn a_location_is_checked_against_the_recorded_digest_before_it_is_recorded() {
+    use release_desk_local_target::check_location;
+    let fx = fixture();
+    let good = fx.packaged("1.1.0");
+    let path = good.path.display().to_string();
+    check_location(&path, &good.digest).unwrap();
+
+    let other = fx.packaged("1.0.0");
+    let err = check_location(&other.path.display().to_string(), &good.digest).unwrap_err();
+    assert_eq!(err.kind, ProviderErrorKind::Refused, "{}", err.message);
+    assert!(
+        err.message.contains("it is a different build"),
+        "{}",
+        err.message
+    );
+
+    let err = check_location("artefacts/demo-web-1.1.0.tar.gz", &good.digest).unwrap_err();
+    assert!(
+        err.message.contains("not an absolute path"),
+        "{}",
+        err.message
+    );
+
+    let dir = fx.dir.path().display().to_string();
+    let err = check_location(&dir, &good.digest).unwrap_err();
+    assert!(err.message.contains("is not a file"), "{}", err.message);
+
+    let missing = fx.dir.path().join("gone.tar.gz").display().to_string();
+    let err = check_location(&missing, &good.digest).unwrap_err();
+    assert_eq!(err.kind, ProviderErrorKind::Io, "{}", err.message);
+    assert!(err.message.contains("gone.tar.gz"), "{}", err.message);
+}

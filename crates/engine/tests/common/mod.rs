@@ -227,32 +227,6 @@ pub async fn world() -> World {
         deployments: vec![],
     };
     store.load_workspace(&seed, now).await.unwrap();
-    for p in &packaged {
-        store
-            .set_artefact_location(&service, &p.manifest.version, &p.path.display().to_string())
-            .await
-            .unwrap();
-    }
-    for env in ["dev", "test"] {
-        store
-            .bind_target(&TargetBinding {
-                service: service.clone(),
-                environment: slug(env),
-                provider: "local-nginx".into(),
-                strategy: Strategy::BlueGreen,
-                soak_secs: 4,
-                // Errors decide these tests; latency and the probe rate are
-                // judged generously so a busy 2-core machine (the full test
-                // run starts many processes) does not fail a healthy soak.
-                thresholds: SoakThresholds {
-                    max_p95_ms: 5_000.0,
-                    min_requests: 1,
-                    ..SoakThresholds::default()
-                },
-            })
-            .await
-            .unwrap();
-    }
     let mk = |name: &str, roles: &[&str]| ProfileDraft {
         name: name.into(),
         email: format!("{}@example.org", name.to_lowercase()),
@@ -266,6 +240,42 @@ pub async fn world() -> World {
         .create_profile(mk("Sam", &["change-manager"]), now)
         .await
         .unwrap();
+    for p in &packaged {
+        store
+            .set_artefact_location(
+                &service,
+                &p.manifest.version,
+                &p.path.display().to_string(),
+                &priya,
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    for env in ["dev", "test"] {
+        store
+            .bind_target(
+                &TargetBinding {
+                    service: service.clone(),
+                    environment: slug(env),
+                    provider: "local-nginx".into(),
+                    strategy: Strategy::BlueGreen,
+                    soak_secs: 4,
+                    // Errors decide these tests; latency and the probe rate are
+                    // judged generously so a busy 2-core machine (the full test
+                    // run starts many processes) does not fail a healthy soak.
+                    thresholds: SoakThresholds {
+                        max_p95_ms: 5_000.0,
+                        min_requests: 1,
+                        ..SoakThresholds::default()
+                    },
+                },
+                &priya,
+                now,
+            )
+            .await
+            .unwrap();
+    }
     let key = signer.public_key();
     store
         .add_trusted_key(&key, "Test pipeline", &priya, now)

@@ -19,7 +19,10 @@ use serde_json::json;
 use specta::Type;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
-pub use setup::{StoredArtefact, TargetBinding, TrustedKey, RELEASE_ROLES};
+pub use setup::{
+    ArtefactLocation, StoredArtefact, TargetBinding, TrustedKey, MAX_P95_MS, MAX_SOAK_SECS,
+    RELEASE_ROLES,
+};
 
 use crate::audit::append;
 use crate::calendar::{holds, roles_of};
@@ -182,7 +185,8 @@ impl Store {
     /// Starts a promotion if every gate passes, in one transaction: the
     /// promotion and its plan, the environment lock, a deployment in
     /// progress, the change record moved to Implement, and the audit entries.
-    /// A refusal writes nothing and names every failing gate.
+    /// A refusal names every failing gate and writes nothing but an audit
+    /// entry of the attempt.
     pub async fn start_promotion(
         &self,
         request: &PromotionRequest,
@@ -253,6 +257,29 @@ impl Store {
                 .filter(|r| r.verdict == GateVerdict::Fail)
                 .map(|r| format!("{}: {}", r.label, r.reason))
                 .collect();
+            // Nothing of the promotion is written, but the attempt is: an
+            // auditor asks who tried to ship what, and why it was stopped.
+            drop(tx);
+            let mut tx = self.begin_write().await?;
+            append(
+                &mut tx,
+                EntryDraft {
+                    at: now,
+                    actor: by.name.clone(),
+                    action: "promotion.refused".into(),
+                    subject: format!("target:{}/{}", request.service, request.environment),
+                    detail: json!({
+                        "kind": request.kind.as_str(),
+                        "version": request.version,
+                        "digest": g.facts.digest.to_string(),
+                        "failing": failing,
+                    })
+                    .to_string(),
+                },
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+            tx.commit().await.map_err(|e| self.fail(e))?;
             return Err(refused(
                 "gates_failed",
                 format!(

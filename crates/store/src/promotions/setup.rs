@@ -22,6 +22,37 @@ use release_desk_audit::EntryDraft;
 /// Who may add trusted keys and bind targets: the people who run releases.
 pub const RELEASE_ROLES: [&str; 1] = ["release-manager"];
 
+/// The longest soak a binding may ask for, and the slowest p95 it may allow.
+pub const MAX_SOAK_SECS: u32 = 86_400;
+pub const MAX_P95_MS: f64 = 600_000.0;
+
+fn require_release_manager(by: &Profile, what: &str) -> Result<()> {
+    if holds(by, &RELEASE_ROLES) {
+        return Ok(());
+    }
+    Err(refused(
+        "not_release_manager",
+        format!(
+            "only a release manager may {what}; {} holds {}",
+            by.name,
+            roles_of(by)
+        ),
+    ))
+}
+
+/// A recorded artefact and where its bytes are, for the settings screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtefactLocation {
+    pub service: Slug,
+    pub service_name: String,
+    pub version: String,
+    pub digest: release_desk_domain::Digest,
+    pub signed: bool,
+    pub location: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustedKey {
@@ -104,16 +135,7 @@ impl Store {
         by: &Profile,
         now: DateTime<Utc>,
     ) -> Result<TrustedKey> {
-        if !holds(by, &RELEASE_ROLES) {
-            return Err(refused(
-                "not_release_manager",
-                format!(
-                    "only a release manager may add trusted signing keys; {} holds {}",
-                    by.name,
-                    roles_of(by)
-                ),
-            ));
-        }
+        require_release_manager(by, "add trusted signing keys")?;
         parse_public_key(public_key).map_err(|why| refused("invalid_key", why.to_string()))?;
         let key = key_line(public_key).unwrap_or_default().to_owned();
         let label = release_desk_domain::required_text("key label", label)?;
@@ -161,40 +183,173 @@ impl Store {
             })
     }
 
+    /// Stops trusting a key: artefacts signed only by it fail the signature
+    /// gate from now on. Only release managers may; audited.
+    pub async fn remove_trusted_key(
+        &self,
+        id: i64,
+        by: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        require_release_manager(by, "remove trusted signing keys")?;
+        let mut tx = self.begin_write().await?;
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT key_id, label FROM trusted_keys WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+        let Some((key_id, label)) = row else {
+            return Err(refused(
+                "unknown_key",
+                format!("there is no trusted key #{id}: it may have been removed already; reload the list"),
+            ));
+        };
+        sqlx::query("DELETE FROM trusted_keys WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        append(
+            &mut tx,
+            EntryDraft {
+                at: now,
+                actor: by.name.clone(),
+                action: "signing_key.removed".into(),
+                subject: format!("signing-key:{key_id}"),
+                detail: json!({ "keyId": key_id, "label": label }).to_string(),
+            },
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
     /// Records where an artefact's bytes are. Set once: the location of an
-    /// immutable artefact does not move.
+    /// immutable artefact does not move, so a different one is refused
+    /// (recording the same one again changes nothing). Audited.
     pub async fn set_artefact_location(
         &self,
         service: &Slug,
         version: &str,
         location: &str,
+        by: &Profile,
+        now: DateTime<Utc>,
     ) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(|e| self.fail(e))?;
-        let id: i64 = sqlx::query_scalar(
-            "SELECT a.id FROM artefacts a JOIN services s ON s.id = a.service_id WHERE s.key = ? AND a.version = ?",
+        require_release_manager(by, "record where artefacts are")?;
+        let location = release_desk_domain::required_text("artefact location", location)?;
+        let mut tx = self.begin_write().await?;
+        let row: Option<(i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT a.id, a.digest, l.location FROM artefacts a JOIN services s ON s.id = a.service_id
+             LEFT JOIN artefact_locations l ON l.artefact_id = a.id
+             WHERE s.key = ? AND a.version = ?",
         )
         .bind(service.as_str())
         .bind(version)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut *tx)
         .await
-        .map_err(|e| self.fail(e))?
-        .ok_or_else(|| StoreError::UnknownArtefact {
+        .map_err(|e| self.fail(e))?;
+        let (id, digest, existing) = row.ok_or_else(|| StoreError::UnknownArtefact {
             service: service.to_string(),
             version: version.to_owned(),
         })?;
-        sqlx::query("INSERT INTO artefact_locations (artefact_id, location) VALUES (?, ?) ON CONFLICT (artefact_id) DO NOTHING")
+        match existing {
+            Some(existing) if existing == location => return Ok(()),
+            Some(existing) => {
+                return Err(refused(
+                    "location_fixed",
+                    format!(
+                        "{service} {version} is already recorded at {existing}: an artefact's bytes do not move; \
+                         to ship different bytes, build and record a new version"
+                    ),
+                ))
+            }
+            None => {}
+        }
+        sqlx::query("INSERT INTO artefact_locations (artefact_id, location) VALUES (?, ?)")
             .bind(id)
-            .bind(location)
-            .execute(&mut *conn)
+            .bind(&location)
+            .execute(&mut *tx)
             .await
             .map_err(|e| self.fail(e))?;
+        append(
+            &mut tx,
+            EntryDraft {
+                at: now,
+                actor: by.name.clone(),
+                action: "artefact.located".into(),
+                subject: format!("artefact:{service}@{version}"),
+                detail: json!({ "location": location, "digest": format!("sha256:{digest}") })
+                    .to_string(),
+            },
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(())
     }
 
-    /// Binds a service in an environment to a deployment target.
-    pub async fn bind_target(&self, binding: &TargetBinding) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(|e| self.fail(e))?;
-        let (s, e) = ids(&mut conn, &binding.service, &binding.environment).await?;
+    /// Recent artefacts of every service with where their bytes are, newest first.
+    pub async fn artefact_locations(&self) -> Result<Vec<ArtefactLocation>> {
+        let rows = sqlx::query(
+            "SELECT s.key, s.name, a.version, a.digest, a.signature IS NOT NULL, l.location, a.created_at_ms
+             FROM services s
+             JOIN (SELECT *, ROW_NUMBER() OVER (PARTITION BY service_id ORDER BY created_at_ms DESC, id DESC) AS n
+                   FROM artefacts) a ON a.service_id = s.id AND a.n <= 25
+             LEFT JOIN artefact_locations l ON l.artefact_id = a.id
+             ORDER BY s.name, a.created_at_ms DESC, a.id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        rows.iter()
+            .map(|r| {
+                Ok(ArtefactLocation {
+                    service: Slug::parse(r.get(0))?,
+                    service_name: r.get(1),
+                    version: r.get(2),
+                    digest: release_desk_domain::Digest::parse(r.get(3))?,
+                    signed: r.get(4),
+                    location: r.get(5),
+                    created_at: from_ms(r.get(6)),
+                })
+            })
+            .collect()
+    }
+
+    /// Binds a service in an environment to a deployment target, or changes
+    /// how it is deployed there. Only release managers may, never while a
+    /// promotion of it runs there; audited with what it was before.
+    pub async fn bind_target(
+        &self,
+        binding: &TargetBinding,
+        by: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        require_release_manager(by, "bind services to deployment targets")?;
+        check_binding(binding)?;
+        let mut tx = self.begin_write().await?;
+        let (s, e) = ids(&mut tx, &binding.service, &binding.environment).await?;
+        let running: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM promotions WHERE service_id = ? AND environment_id = ?
+             AND phase IN ('running', 'switching_back') LIMIT 1",
+        )
+        .bind(s)
+        .bind(e)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        if let Some(id) = running {
+            return Err(refused(
+                "target_busy",
+                format!(
+                    "promotion #{id} of {} in {} is still running: change its target when it has ended",
+                    binding.service, binding.environment
+                ),
+            ));
+        }
+        let before = binding_row(&mut tx, s, e).await.map_err(|e| self.fail(e))?;
         sqlx::query(
             "INSERT INTO deployment_targets (service_id, environment_id, provider, strategy, soak_secs, max_error_rate_pct, max_p95_ms)
              VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -209,9 +364,22 @@ impl Store {
         .bind(binding.soak_secs)
         .bind(binding.thresholds.max_error_rate_pct)
         .bind(binding.thresholds.max_p95_ms)
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await
         .map_err(|e| self.fail(e))?;
+        append(
+            &mut tx,
+            EntryDraft {
+                at: now,
+                actor: by.name.clone(),
+                action: "target.bound".into(),
+                subject: format!("target:{}/{}", binding.service, binding.environment),
+                detail: json!({ "before": before, "after": binding }).to_string(),
+            },
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(())
     }
 
@@ -240,6 +408,58 @@ impl Store {
             .into_iter()
             .find(|b| &b.service == service && &b.environment == environment))
     }
+}
+
+/// A binding's numbers must make sense before they decide a soak.
+fn check_binding(b: &TargetBinding) -> Result<()> {
+    let bad = |message: String| Err(refused("invalid_binding", message));
+    if b.provider.trim().is_empty() {
+        return bad("choose the deployment target's provider".into());
+    }
+    if b.soak_secs > MAX_SOAK_SECS {
+        return bad(format!(
+            "a soak of {} s is longer than a day ({MAX_SOAK_SECS} s): choose a shorter soak",
+            b.soak_secs
+        ));
+    }
+    let t = &b.thresholds;
+    if !(0.0..=100.0).contains(&t.max_error_rate_pct) {
+        return bad(format!(
+            "the error-rate threshold must be a percentage from 0 to 100, not {}",
+            t.max_error_rate_pct
+        ));
+    }
+    if !(t.max_p95_ms > 0.0 && t.max_p95_ms <= MAX_P95_MS) {
+        return bad(format!(
+            "the p95 latency threshold must be above 0 and at most {MAX_P95_MS} ms, not {}",
+            t.max_p95_ms
+        ));
+    }
+    Ok(())
+}
+
+async fn binding_row(
+    conn: &mut SqliteConnection,
+    s: i64,
+    e: i64,
+) -> std::result::Result<Option<serde_json::Value>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT provider, strategy, soak_secs, max_error_rate_pct, max_p95_ms
+         FROM deployment_targets WHERE service_id = ? AND environment_id = ?",
+    )
+    .bind(s)
+    .bind(e)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| {
+        json!({
+            "provider": r.get::<String, _>(0),
+            "strategy": r.get::<String, _>(1),
+            "soakSecs": r.get::<i64, _>(2),
+            "maxErrorRatePct": r.get::<f64, _>(3),
+            "maxP95Ms": r.get::<f64, _>(4),
+        })
+    }))
 }
 
 fn binding_from(r: &sqlx::sqlite::SqliteRow) -> Result<TargetBinding> {

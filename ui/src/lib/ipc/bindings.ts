@@ -111,6 +111,16 @@ export const commands = {
 	cellPromotions: (service: Slug, environment: Slug) => typedError<PromotionRecord[], AppError>(__TAURI_INVOKE("cell_promotions", { service, environment })),
 	rollbackReadiness: (service: Slug, environment: Slug) => typedError<RollbackReadiness, AppError>(__TAURI_INVOKE("rollback_readiness", { service, environment })),
 	targetStatus: (service: Slug, environment: Slug) => typedError<TargetStatus, AppError>(__TAURI_INVOKE("target_status", { service, environment })),
+	deploymentSettings: () => typedError<DeploymentSettings, AppError>(__TAURI_INVOKE("deployment_settings")),
+	/**  Trusts a minisign public key (the text of a `.pub` file or its key line). */
+	addTrustedKey: (publicKey: string, label: string) => typedError<TrustedKey[], AppError>(__TAURI_INVOKE("add_trusted_key", { publicKey, label })),
+	removeTrustedKey: (id: number) => typedError<TrustedKey[], AppError>(__TAURI_INVOKE("remove_trusted_key", { id })),
+	bindTarget: (binding: TargetBinding) => typedError<TargetBinding[], AppError>(__TAURI_INVOKE("bind_target", { binding })),
+	/**
+	 *  Records where an artefact's tarball is, after checking that the file
+	 *  there hashes to the artefact's recorded digest.
+	 */
+	setArtefactLocation: (service: Slug, version: string, location: string) => typedError<ArtefactLocation[], AppError>(__TAURI_INVOKE("set_artefact_location", { service, version, location })),
 };
 
 /** Events */
@@ -171,6 +181,17 @@ export type ArtefactChoice = {
 	digest: Digest,
 	createdAt: string,
 	commits: number,
+};
+
+/**  A recorded artefact and where its bytes are, for the settings screen. */
+export type ArtefactLocation = {
+	service: Slug,
+	serviceName: string,
+	version: string,
+	digest: Digest,
+	signed: boolean,
+	location: string | null,
+	createdAt: string,
 };
 
 /**
@@ -472,6 +493,16 @@ export type DeployedVersion = {
 	version: string,
 	digest: Digest,
 	deployedAt: string,
+};
+
+/**  Everything the Deployment section of Settings shows. */
+export type DeploymentSettings = {
+	keys: TrustedKey[],
+	bindings: TargetBinding[],
+	providers: TargetInfo[],
+	artefacts: ArtefactLocation[],
+	services: ServiceName[],
+	environments: Environment[],
 };
 
 /**  A sha256 digest, held as 64 lowercase hex characters and shown as `sha256:…`. */
@@ -974,6 +1005,11 @@ export type ServiceChoice = {
 	artefacts: ArtefactChoice[],
 };
 
+export type ServiceName = {
+	key: Slug,
+	name: string,
+};
+
 /**
  *  What the navigation shows: who you are, who else is here, and how many
  *  approvals await you.
@@ -1091,6 +1127,16 @@ export type StepState = { state: "pending" } | { state: "running"; since: string
 
 export type Strategy = "blue_green" | "rolling";
 
+/**  How a target can change what runs. */
+export type StrategyKind = 
+/**
+ *  Two legs; deploy to the idle one, test it, switch traffic, keep the old
+ *  leg running as the way back.
+ */
+"blue_green" | 
+/**  The provider replaces instances in place, one at a time. */
+"rolling";
+
 /**  How a service is deployed in an environment. */
 export type TargetBinding = {
 	service: Slug,
@@ -1100,6 +1146,15 @@ export type TargetBinding = {
 	strategy: Strategy,
 	soakSecs: number,
 	thresholds: SoakThresholds,
+};
+
+/**  What a target is and what it supports. */
+export type TargetInfo = {
+	/**  Stable provider name, e.g. `local-nginx`. */
+	provider: string,
+	/**  What a person reads, e.g. "Local nginx blue-green on 127.0.0.1:18080". */
+	description: string,
+	strategies: StrategyKind[],
 };
 
 /**
@@ -1140,6 +1195,15 @@ export type Transition =
 { action: "close"; outcome: CloseOutcome; note: string } | 
 /**  Any open state → Cancelled. */
 { action: "cancel"; reason: string };
+
+export type TrustedKey = {
+	id: number,
+	publicKey: string,
+	keyId: string,
+	label: string,
+	addedBy: string,
+	addedAt: string,
+};
 
 export type Verdict = "approve" | "reject";
 

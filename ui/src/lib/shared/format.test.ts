@@ -24,6 +24,9 @@ describe('duration', () => {
 		expect(duration(252_000)).toBe('4 min 12 s');
 		expect(duration(3_900_000)).toBe('1 h 5 min');
 		expect(duration(null)).toBe('—');
+		expect(duration(151)).toBe('151 ms');
+		expect(duration(0)).toBe('0 ms');
+		expect(duration(999.7)).toBe('1 s');
 	});
 });
 

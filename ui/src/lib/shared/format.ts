@@ -32,9 +32,11 @@ export function absoluteTime(iso: string): string {
 	return Number.isNaN(then) ? 'unknown time' : absolute.format(then);
 }
 
-/** "42 s", "4 min 12 s", "1 h 5 min". */
+/** "140 ms", "42 s", "4 min 12 s", "1 h 5 min". */
 export function duration(ms: number | null): string {
 	if (ms === null || ms < 0) return '—';
+	// Switches and health checks take a fraction of a second: "0 s" would hide it.
+	if (Math.round(ms) < 1000) return `${Math.round(ms)} ms`;
 	const seconds = Math.round(ms / 1000);
 	if (seconds < 60) return `${seconds} s`;
 	const minutes = Math.floor(seconds / 60);
