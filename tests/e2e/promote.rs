@@ -52,10 +52,19 @@ async fn finished(app: &App, secs: u64) -> String {
 /// The version a demo-web cell of the dashboard shows. Read as textContent:
 /// WebKitWebDriver reports no visible text for elements inside a <button>.
 async fn live_version(app: &App, environment: &str) -> String {
-    let css = format!(
-        "[data-testid=cell][data-service=demo-web][data-environment={environment}] [data-testid=cell-version]"
-    );
-    app.wait_for(&css).await;
+    text_content(
+        app,
+        &format!(
+            "[data-testid=cell][data-service=demo-web][data-environment={environment}] [data-testid=cell-version]"
+        ),
+    )
+    .await
+}
+
+/// The text of the first element matching `css`, read from the DOM (cells
+/// scrolled out of view have no rendered text for WebDriver).
+async fn text_content(app: &App, css: &str) -> String {
+    app.wait_for(css).await;
     let text = app
         .client
         .execute(
@@ -184,5 +193,53 @@ async fn steps() {
         "{readiness}"
     );
     app.screenshot("16-dashboard-rollback-readiness").await;
+
+    // Settings: the demo's target bindings, one changed and audited, and a
+    // location that cannot be right refused with what to do. In the dark theme.
+    app.click("nav a[href='/settings']").await;
+    app.click_text("[role=radio]", "Dark").await;
+    app.wait_for_count("[data-testid=binding-cell][data-service=demo-web]", 5)
+        .await;
+    for env in ["dev", "test", "uat", "preprod", "production"] {
+        let text = text_content(
+            &app,
+            &format!("[data-testid=binding-cell][data-service=demo-web][data-environment={env}]"),
+        )
+        .await;
+        assert!(
+            text.contains("Blue-green") && text.contains("local-nginx"),
+            "{env}: {text}"
+        );
+    }
+    app.click("[data-testid=binding-cell][data-service=demo-web][data-environment=uat]")
+        .await;
+    app.set_value("[data-testid=binding-soak]", "20").await;
+    app.click("[data-testid=save-binding]").await;
+    app.wait_for_text(
+        "[data-testid=binding-saved]",
+        "now deploys blue-green to local-nginx",
+    )
+    .await;
+    let uat = text_content(
+        &app,
+        "[data-testid=binding-cell][data-service=demo-web][data-environment=uat]",
+    )
+    .await;
+    assert!(uat.contains("20 s soak"), "{uat}");
+    app.set_value("[data-testid=locations-service]", "payments-api")
+        .await;
+    app.click_text("[data-testid=artefact-location] button", "Record location")
+        .await;
+    app.type_into("[data-testid=location-input]", "payments-api.tar.gz")
+        .await;
+    app.click("[data-testid=save-location]").await;
+    let refusal = app
+        .wait_for_text(
+            "[data-testid=artefact-location] [role=alert]",
+            "not an absolute path",
+        )
+        .await;
+    assert!(refusal.contains("full path to the tarball"), "{refusal}");
+    app.screenshot("17-settings-deployment-dark").await;
     app.quit().await;
 }
