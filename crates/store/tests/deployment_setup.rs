@@ -220,6 +220,13 @@ async fn bindings_are_checked_audited_with_what_they_were_and_refused_to_others(
             },
             ..binding("dev")
         },
+        TargetBinding {
+            thresholds: SoakThresholds {
+                min_requests: 0,
+                ..SoakThresholds::default()
+            },
+            ..binding("dev")
+        },
     ];
     for b in &bad {
         let err = store.bind_target(b, &priya, now()).await.unwrap_err();
@@ -246,6 +253,11 @@ async fn bindings_are_checked_audited_with_what_they_were_and_refused_to_others(
     let rolling = TargetBinding {
         strategy: Strategy::Rolling,
         soak_secs: 120,
+        thresholds: SoakThresholds {
+            max_error_rate_pct: 0.5,
+            max_p95_ms: 250.0,
+            min_requests: 2,
+        },
         ..binding("dev")
     };
     store.bind_target(&rolling, &priya, now()).await.unwrap();
@@ -257,6 +269,10 @@ async fn bindings_are_checked_audited_with_what_they_were_and_refused_to_others(
     );
     assert_eq!(bound[0].strategy, Strategy::Rolling);
     assert_eq!(bound[0].soak_secs, 120);
+    assert_eq!(
+        bound[0].thresholds, rolling.thresholds,
+        "every threshold is kept as given, the fewest requests per sample too"
+    );
 
     let entries = store.recent_audit(500).await.unwrap();
     let bound_entries: Vec<_> = entries

@@ -20,8 +20,8 @@ use specta::Type;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
 pub use setup::{
-    ArtefactLocation, StoredArtefact, TargetBinding, TrustedKey, MAX_P95_MS, MAX_SOAK_SECS,
-    RELEASE_ROLES,
+    ArtefactLocation, StoredArtefact, TargetBinding, TrustedKey, MAX_MIN_REQUESTS, MAX_P95_MS,
+    MAX_SOAK_SECS, RELEASE_ROLES,
 };
 
 use crate::audit::append;
@@ -123,7 +123,7 @@ async fn binding_of(
     environment_id: i64,
 ) -> Result<Option<(Strategy, u32, SoakThresholds)>> {
     let row = sqlx::query(
-        "SELECT strategy, soak_secs, max_error_rate_pct, max_p95_ms FROM deployment_targets
+        "SELECT strategy, soak_secs, max_error_rate_pct, max_p95_ms, min_requests FROM deployment_targets
          WHERE service_id = ? AND environment_id = ?",
     )
     .bind(service_id)
@@ -138,7 +138,7 @@ async fn binding_of(
             SoakThresholds {
                 max_error_rate_pct: r.get(2),
                 max_p95_ms: r.get(3),
-                ..SoakThresholds::default()
+                min_requests: u32::try_from(r.get::<i64, _>(4)).unwrap_or(0),
             },
         ))
     })

@@ -22,9 +22,11 @@ use release_desk_audit::EntryDraft;
 /// Who may add trusted keys and bind targets: the people who run releases.
 pub const RELEASE_ROLES: [&str; 1] = ["release-manager"];
 
-/// The longest soak a binding may ask for, and the slowest p95 it may allow.
+/// The longest soak a binding may ask for, the slowest p95 it may allow, and
+/// the most requests it may demand of one sample.
 pub const MAX_SOAK_SECS: u32 = 86_400;
 pub const MAX_P95_MS: f64 = 600_000.0;
+pub const MAX_MIN_REQUESTS: u32 = 100_000;
 
 fn require_release_manager(by: &Profile, what: &str) -> Result<()> {
     if holds(by, &RELEASE_ROLES) {
@@ -351,11 +353,12 @@ impl Store {
         }
         let before = binding_row(&mut tx, s, e).await.map_err(|e| self.fail(e))?;
         sqlx::query(
-            "INSERT INTO deployment_targets (service_id, environment_id, provider, strategy, soak_secs, max_error_rate_pct, max_p95_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO deployment_targets (service_id, environment_id, provider, strategy, soak_secs, max_error_rate_pct, max_p95_ms, min_requests)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (service_id, environment_id) DO UPDATE SET provider = excluded.provider,
                 strategy = excluded.strategy, soak_secs = excluded.soak_secs,
-                max_error_rate_pct = excluded.max_error_rate_pct, max_p95_ms = excluded.max_p95_ms",
+                max_error_rate_pct = excluded.max_error_rate_pct, max_p95_ms = excluded.max_p95_ms,
+                min_requests = excluded.min_requests",
         )
         .bind(s)
         .bind(e)
@@ -364,6 +367,7 @@ impl Store {
         .bind(binding.soak_secs)
         .bind(binding.thresholds.max_error_rate_pct)
         .bind(binding.thresholds.max_p95_ms)
+        .bind(binding.thresholds.min_requests)
         .execute(&mut *tx)
         .await
         .map_err(|e| self.fail(e))?;
@@ -386,7 +390,8 @@ impl Store {
     /// Every service and environment bound to a target.
     pub async fn target_bindings(&self) -> Result<Vec<TargetBinding>> {
         let rows = sqlx::query(
-            "SELECT s.key, e.key, t.provider, t.strategy, t.soak_secs, t.max_error_rate_pct, t.max_p95_ms
+            "SELECT s.key, e.key, t.provider, t.strategy, t.soak_secs, t.max_error_rate_pct, t.max_p95_ms,
+                    t.min_requests
              FROM deployment_targets t JOIN services s ON s.id = t.service_id
              JOIN environments e ON e.id = t.environment_id ORDER BY s.key, e.position",
         )
@@ -435,6 +440,13 @@ fn check_binding(b: &TargetBinding) -> Result<()> {
             t.max_p95_ms
         ));
     }
+    if !(1..=MAX_MIN_REQUESTS).contains(&t.min_requests) {
+        return bad(format!(
+            "a soak sample must need from 1 to {MAX_MIN_REQUESTS} requests to vouch for a release, not {}: \
+             a sample that saw no requests proves nothing",
+            t.min_requests
+        ));
+    }
     Ok(())
 }
 
@@ -444,7 +456,7 @@ async fn binding_row(
     e: i64,
 ) -> std::result::Result<Option<serde_json::Value>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT provider, strategy, soak_secs, max_error_rate_pct, max_p95_ms
+        "SELECT provider, strategy, soak_secs, max_error_rate_pct, max_p95_ms, min_requests
          FROM deployment_targets WHERE service_id = ? AND environment_id = ?",
     )
     .bind(s)
@@ -458,6 +470,7 @@ async fn binding_row(
             "soakSecs": r.get::<i64, _>(2),
             "maxErrorRatePct": r.get::<f64, _>(3),
             "maxP95Ms": r.get::<f64, _>(4),
+            "minRequests": r.get::<i64, _>(5),
         })
     }))
 }
@@ -476,7 +489,7 @@ fn binding_from(r: &sqlx::sqlite::SqliteRow) -> Result<TargetBinding> {
         thresholds: SoakThresholds {
             max_error_rate_pct: r.get(5),
             max_p95_ms: r.get(6),
-            ..SoakThresholds::default()
+            min_requests: u32::try_from(r.get::<i64, _>(7)).unwrap_or(0),
         },
     })
 }

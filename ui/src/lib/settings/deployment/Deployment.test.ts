@@ -92,9 +92,10 @@ describe('Deployment targets', () => {
 		expect(form).toHaveTextContent('Demo web in Development');
 		await fireEvent.click(within(form).getByLabelText('Rolling'));
 		await fireEvent.input(within(form).getByTestId('binding-soak'), { target: { value: '120' } });
+		await fireEvent.input(within(form).getByTestId('binding-min-requests'), { target: { value: '20' } });
 		await fireEvent.click(within(form).getByTestId('save-binding'));
 		expect(await screen.findByRole('status')).toHaveTextContent('Demo web in Development now deploys rolling to local-nginx');
-		expect(sent).toMatchObject({ service: 'demo-web', environment: 'dev', strategy: 'rolling', soakSecs: 120, thresholds: { minRequests: 5 } });
+		expect(sent).toMatchObject({ service: 'demo-web', environment: 'dev', strategy: 'rolling', soakSecs: 120, thresholds: { maxErrorRatePct: 1, maxP95Ms: 500, minRequests: 20 } });
 	});
 
 	it('keeps the form open with the reason when a binding is refused', async () => {
