@@ -38,7 +38,15 @@ pub struct DeploymentSettings {
 #[specta::specta]
 pub async fn deployment_settings(state: State<'_, AppState>) -> Result<DeploymentSettings> {
     let store = state.store().await?;
-    let engine = state.engine().await?;
+    // Keys, bindings and locations stay manageable when the engine could not
+    // start (nginx missing, say): the screen then says no target is available.
+    let providers = match state.engine().await {
+        Ok(engine) => engine.providers(),
+        Err(e) => {
+            tracing::warn!(error = %e.message, "the promotion engine is unavailable; no deployment targets to offer");
+            Vec::new()
+        }
+    };
     let keys = checked(&state, store.trusted_keys().await).await?;
     let bindings = checked(&state, store.target_bindings().await).await?;
     let artefacts = checked(&state, store.artefact_locations().await).await?;
@@ -46,7 +54,7 @@ pub async fn deployment_settings(state: State<'_, AppState>) -> Result<Deploymen
     Ok(DeploymentSettings {
         keys,
         bindings,
-        providers: engine.providers(),
+        providers,
         artefacts,
         services: dashboard
             .rows

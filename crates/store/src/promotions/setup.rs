@@ -28,6 +28,33 @@ pub const MAX_SOAK_SECS: u32 = 86_400;
 pub const MAX_P95_MS: f64 = 600_000.0;
 pub const MAX_MIN_REQUESTS: u32 = 100_000;
 
+impl Store {
+    /// Appends a set-up decision to the audit log, in the caller's transaction.
+    async fn audit_setup(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        by: &Profile,
+        now: DateTime<Utc>,
+        action: &str,
+        subject: String,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        append(
+            tx,
+            EntryDraft {
+                at: now,
+                actor: by.name.clone(),
+                action: action.into(),
+                subject,
+                detail: detail.to_string(),
+            },
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+}
+
 fn require_release_manager(by: &Profile, what: &str) -> Result<()> {
     if holds(by, &RELEASE_ROLES) {
         return Ok(());
@@ -161,18 +188,15 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.fail(e))?;
-            append(
+            self.audit_setup(
                 &mut tx,
-                EntryDraft {
-                    at: now,
-                    actor: by.name.clone(),
-                    action: "signing_key.trusted".into(),
-                    subject: format!("signing-key:{id}"),
-                    detail: json!({ "keyId": id, "label": label }).to_string(),
-                },
+                by,
+                now,
+                "signing_key.trusted",
+                format!("signing-key:{id}"),
+                json!({ "keyId": id, "label": label }),
             )
-            .await
-            .map_err(|e| self.fail(e))?;
+            .await?;
         }
         tx.commit().await.map_err(|e| self.fail(e))?;
         self.trusted_keys()
@@ -212,18 +236,15 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.fail(e))?;
-        append(
+        self.audit_setup(
             &mut tx,
-            EntryDraft {
-                at: now,
-                actor: by.name.clone(),
-                action: "signing_key.removed".into(),
-                subject: format!("signing-key:{key_id}"),
-                detail: json!({ "keyId": key_id, "label": label }).to_string(),
-            },
+            by,
+            now,
+            "signing_key.removed",
+            format!("signing-key:{key_id}"),
+            json!({ "keyId": key_id, "label": label }),
         )
-        .await
-        .map_err(|e| self.fail(e))?;
+        .await?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(())
     }
@@ -275,19 +296,15 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.fail(e))?;
-        append(
+        self.audit_setup(
             &mut tx,
-            EntryDraft {
-                at: now,
-                actor: by.name.clone(),
-                action: "artefact.located".into(),
-                subject: format!("artefact:{service}@{version}"),
-                detail: json!({ "location": location, "digest": format!("sha256:{digest}") })
-                    .to_string(),
-            },
+            by,
+            now,
+            "artefact.located",
+            format!("artefact:{service}@{version}"),
+            json!({ "location": location, "digest": format!("sha256:{digest}") }),
         )
-        .await
-        .map_err(|e| self.fail(e))?;
+        .await?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(())
     }
@@ -371,18 +388,15 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.fail(e))?;
-        append(
+        self.audit_setup(
             &mut tx,
-            EntryDraft {
-                at: now,
-                actor: by.name.clone(),
-                action: "target.bound".into(),
-                subject: format!("target:{}/{}", binding.service, binding.environment),
-                detail: json!({ "before": before, "after": binding }).to_string(),
-            },
+            by,
+            now,
+            "target.bound",
+            format!("target:{}/{}", binding.service, binding.environment),
+            json!({ "before": before, "after": binding }),
         )
-        .await
-        .map_err(|e| self.fail(e))?;
+        .await?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(())
     }
