@@ -57,13 +57,20 @@ pub(crate) fn read(service_binary: &Path, paths: &LegPaths) -> LegState {
 }
 
 /// Stops the leg's process if it runs; true if it had to be killed.
+/// Also stops any other process serving this leg's `app/` that no pid file
+/// names (the app killed between starting a leg and recording its pid), so
+/// such a stray cannot hold a port or outlive the leg.
 pub(crate) fn stop(service_binary: &Path, paths: &LegPaths) -> Result<bool> {
     let marks = marks(service_binary, paths);
     let marks: Vec<&str> = marks.iter().map(String::as_str).collect();
-    let killed = match process::running_from(&paths.pid_file(), &marks) {
+    let mut killed = match process::running_from(&paths.pid_file(), &marks) {
         Some(pid) => process::stop(pid, &marks, libc::SIGTERM, STOP_GRACE)?,
         None => false,
     };
+    for stray in process::all_ours(&marks) {
+        tracing::warn!(pid = stray, leg = %paths.dir.display(), "stopping a leg process no pid file recorded");
+        killed |= process::stop(stray, &marks, libc::SIGTERM, STOP_GRACE)?;
+    }
     let _ = std::fs::remove_file(paths.pid_file());
     Ok(killed)
 }

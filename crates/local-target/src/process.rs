@@ -76,6 +76,38 @@ pub(crate) fn children(parent: i32) -> Vec<(i32, String)> {
     }
 }
 
+/// Every live process whose command line holds all of `marks`, whether or
+/// not a pid file names it: a leg process whose parent was killed between
+/// starting it and writing its pid file is found only this way.
+pub(crate) fn all_ours(marks: &[&str]) -> Vec<i32> {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| is_ours(*pid, marks))
+            .collect()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let Ok(out) = std::process::Command::new("ps")
+            .args(["-A", "-o", "pid=,command="])
+            .output()
+        else {
+            return Vec::new();
+        };
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| line.trim().split_once(char::is_whitespace))
+            .filter(|(_, command)| marks.iter().all(|mark| command.contains(mark)))
+            .filter_map(|(pid, _)| pid.parse().ok())
+            .collect()
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn parent_of(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

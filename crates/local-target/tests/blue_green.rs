@@ -219,3 +219,66 @@ async fn after_a_restart_the_target_finds_its_running_processes() {
     fx.switch("p2/switch", Leg::Green).await;
     assert_eq!(fx.proxy_version().await, "1.1.0");
 }
+
+#[tokio::test]
+async fn a_leg_process_no_pid_file_recorded_is_stopped_when_the_leg_is_redeployed() {
+    let fx = fixture();
+    fx.go_live("s1", Leg::Blue, "1.0.0").await;
+    fx.deploy("s2/deploy", Leg::Green, "1.1.0").await;
+    // What an app killed between starting a leg process and writing its pid
+    // file leaves: a second service on green's files that no record names.
+    let app = fx.target.root().join("demo-web/prod/green/app");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    /// Kills the stray if the test fails before the target stopped it.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut stray = std::process::Command::new(env!("CARGO_BIN_EXE_release-desk-sample-service"))
+        .args([
+            "--root",
+            &app.display().to_string(),
+            "--port",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(Reap)
+        .unwrap();
+    // It serves, so it really is holding its port.
+    let url = format!("http://127.0.0.1:{port}/");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while reqwest::get(&url).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stray never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    fx.deploy("s3/deploy", Leg::Green, "1.1.0").await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if stray.0.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stray leg process is still running after the redeploy"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The recorded leg process is the new one and it serves.
+    let health = fx.target.health_check(&fx.t, Leg::Green).await.unwrap();
+    assert!(health.passed, "{health:?}");
+    assert_eq!(fx.proxy_version().await, "1.0.0", "traffic stayed on blue");
+}
