@@ -333,12 +333,7 @@ impl Engine {
                             retryable: false,
                         },
                     ] {
-                        let p = self
-                            .inner
-                            .store
-                            .record_promotion_event(id, &event, Utc::now())
-                            .await?;
-                        (self.inner.updates)(&p);
+                        self.record(id, &event).await?;
                     }
                     continue;
                 }
@@ -352,12 +347,7 @@ impl Engine {
                     step,
                     at: Utc::now(),
                 };
-                let p = self
-                    .inner
-                    .store
-                    .record_promotion_event(id, &began, Utc::now())
-                    .await?;
-                (self.inner.updates)(&p);
+                self.record(id, &began).await?;
             } else {
                 tracing::info!(promotion = id, step, key = %key, "repeating a step that was running when the app stopped");
             }
@@ -379,13 +369,19 @@ impl Engine {
                     retryable: false,
                 },
             };
-            let p = self
-                .inner
-                .store
-                .record_promotion_event(id, &outcome, Utc::now())
-                .await?;
-            (self.inner.updates)(&p);
+            self.record(id, &outcome).await?;
         }
+    }
+
+    /// Persists one event of a promotion and sends the result to the UI.
+    pub(crate) async fn record(&self, id: i64, event: &PromotionEvent) -> Result<()> {
+        let p = self
+            .inner
+            .store
+            .record_promotion_event(id, event, Utc::now())
+            .await?;
+        (self.inner.updates)(&p);
+        Ok(())
     }
 }
 

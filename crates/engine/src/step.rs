@@ -13,7 +13,7 @@ use release_desk_provider::{
 };
 use release_desk_store::PromotionRecord;
 
-use crate::{Engine, EngineError, Result};
+use crate::{Engine, Result};
 
 /// Bounds a provider call by [`ACTION_TIMEOUT`].
 pub(crate) async fn bounded<T>(
@@ -237,19 +237,15 @@ async fn soak(
             notes: observation.notes,
             observed_ms: u32::try_from(period.as_millis()).unwrap_or(u32::MAX),
         };
-        let updated = engine
-            .store()
-            .record_promotion_event(
+        engine
+            .record(
                 p.id,
                 &PromotionEvent::SoakSampled {
                     step,
                     sample: sample.clone(),
                 },
-                Utc::now(),
             )
-            .await
-            .map_err(EngineError::from)?;
-        (engine.inner.updates)(&updated);
+            .await?;
         samples.push(sample);
         if let SoakVerdict::Breached(why) = judge_soak(&samples, &record.thresholds) {
             return Ok(soak_failed(step, &why));

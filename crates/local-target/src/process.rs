@@ -42,8 +42,8 @@ pub(crate) fn command_line(pid: i32) -> Option<String> {
     }
 }
 
-/// The live children of `parent` with their command lines.
-pub(crate) fn children(parent: i32) -> Vec<(i32, String)> {
+/// Every live process as (pid, parent pid, command line).
+fn processes() -> Vec<(i32, Option<i32>, String)> {
     #[cfg(target_os = "linux")]
     {
         let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -52,8 +52,7 @@ pub(crate) fn children(parent: i32) -> Vec<(i32, String)> {
         entries
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| parent_of(*pid) == Some(parent))
-            .filter_map(|pid| Some((pid, command_line(pid)?)))
+            .filter_map(|pid| Some((pid, parent_of(pid), command_line(pid)?)))
             .collect()
     }
     #[cfg(not(target_os = "linux"))]
@@ -69,43 +68,31 @@ pub(crate) fn children(parent: i32) -> Vec<(i32, String)> {
             .filter_map(|line| {
                 let mut parts = line.split_whitespace();
                 let pid = parts.next()?.parse().ok()?;
-                let ppid: i32 = parts.next()?.parse().ok()?;
-                (ppid == parent).then(|| (pid, parts.collect::<Vec<_>>().join(" ")))
+                let ppid = parts.next()?.parse().ok();
+                Some((pid, ppid, parts.collect::<Vec<_>>().join(" ")))
             })
             .collect()
     }
+}
+
+/// The live children of `parent` with their command lines.
+pub(crate) fn children(parent: i32) -> Vec<(i32, String)> {
+    processes()
+        .into_iter()
+        .filter(|(_, ppid, _)| *ppid == Some(parent))
+        .map(|(pid, _, command)| (pid, command))
+        .collect()
 }
 
 /// Every live process whose command line holds all of `marks`, whether or
 /// not a pid file names it: a leg process whose parent was killed between
 /// starting it and writing its pid file is found only this way.
 pub(crate) fn all_ours(marks: &[&str]) -> Vec<i32> {
-    #[cfg(target_os = "linux")]
-    {
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| is_ours(*pid, marks))
-            .collect()
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let Ok(out) = std::process::Command::new("ps")
-            .args(["-A", "-o", "pid=,command="])
-            .output()
-        else {
-            return Vec::new();
-        };
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| line.trim().split_once(char::is_whitespace))
-            .filter(|(_, command)| marks.iter().all(|mark| command.contains(mark)))
-            .filter_map(|(pid, _)| pid.parse().ok())
-            .collect()
-    }
+    processes()
+        .into_iter()
+        .filter(|(_, _, command)| marks.iter().all(|mark| command.contains(mark)))
+        .map(|(pid, _, _)| pid)
+        .collect()
 }
 
 #[cfg(target_os = "linux")]
