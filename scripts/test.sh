@@ -59,7 +59,7 @@ run "app build" - cargo build --bin release-desk --locked
 # End-to-end: the real app under Xvfb, driven through tauri-driver and
 # WebKitWebDriver, with a real keyring for the settings test.
 run "e2e" count_cargo xvfb-run -a -s '-screen 0 1440x900x24' scripts/with-keyring.sh \
-  cargo test -p release-desk-e2e --locked -- --test-threads=1
+  cargo test -p release-desk-e2e --locked --no-fail-fast -- --test-threads=1
 
 printf '\nE2E screenshots: tests/e2e/screenshots/\n'
 summary="SUMMARY: checks ${checks_passed} passed, ${checks_failed} failed; tests ${tests_passed} passed, ${tests_failed} failed"

@@ -259,42 +259,12 @@ impl AppState {
             return Ok(None);
         }
         let now = chrono::Utc::now();
-        let mut seed = release_desk_demo::demo_workspace(now);
-        let sample_error =
-            |e: release_desk_demo::SampleError| AppError::new("demo_sample", e.to_string());
-        let samples = release_desk_demo::package_samples(&self.paths.data_dir.join("artefacts"))
-            .map_err(sample_error)?;
-        release_desk_demo::add_sample_service(&mut seed, &samples, now).map_err(sample_error)?;
-        store.load_workspace(&seed, now).await?;
-        release_desk_demo::play(&store, &release_desk_demo::demo_changes(&seed, now), now).await?;
-        let people = store.profiles().await?;
-        let holds = |p: &release_desk_changes::Profile, role: &str| {
-            p.roles.iter().any(|r| r.as_str() == role)
-        };
-        // Separation of duties: the approver must not be the person who raises.
-        let release_manager = people.iter().find(|p| holds(p, "release-manager")).cloned();
-        let change_manager = release_manager.as_ref().and_then(|rm| {
-            people
-                .iter()
-                .find(|p| p.id != rm.id && holds(p, "change-manager"))
-                .cloned()
-        });
-        let (Some(release_manager), Some(change_manager)) = (release_manager, change_manager)
-        else {
-            return Err(AppError::new(
-                "demo_sample",
-                "the demo has no release manager or change manager",
-            ));
-        };
-        release_desk_demo::install_sample_service(
-            &store,
-            &samples,
-            &release_manager,
-            &change_manager,
-            now,
-        )
-        .await
-        .map_err(sample_error)?;
+        release_desk_demo::load_demo(&store, &self.paths.data_dir.join("artefacts"), now)
+            .await
+            .map_err(|e| match e {
+                release_desk_demo::SampleError::Store(e) => AppError::from(e),
+                e => AppError::new("demo_sample", e.to_string()),
+            })?;
         self.reset_engine().await;
         let info = store.workspace().await?;
         self.refresh_title().await;

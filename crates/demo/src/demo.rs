@@ -6,6 +6,8 @@
 //! The `expect`s here only ever see this file's constant data; the tests below
 //! build the whole workspace, so any of them failing fails a test, not a user.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use release_desk_domain::{
     Artefact, ArtefactDraft, Commit, Deployment, DeploymentDraft, Environment, Leg, Outcome,
@@ -81,6 +83,21 @@ const ROLLBACKS: [&str; 4] = [
     "Soak failed: 5xx responses from /api/v2/records rose to 3.1%; traffic switched back",
 ];
 
+/// How long before `now` a service's scripted event began (its build): the
+/// routine history of that service is over by then.
+fn scripted_event_age(service: &str) -> Duration {
+    match service {
+        "identity-service" => EMERGENCY_BUILD_AGE,
+        "payments-api" => IN_PROGRESS_BUILD_AGE,
+        "search-indexer" | "appointments-api" | "checkout-web" => RECENT_FAILURE_BUILD_AGE,
+        _ => Duration::zero(),
+    }
+}
+
+const EMERGENCY_BUILD_AGE: Duration = Duration::hours(3 * 24 + 5);
+const IN_PROGRESS_BUILD_AGE: Duration = Duration::hours(30);
+const RECENT_FAILURE_BUILD_AGE: Duration = Duration::hours(26);
+
 /// Builds the demo workspace so that its history ends at `now`.
 pub fn demo_workspace(now: DateTime<Utc>) -> WorkspaceSeed {
     let stages: Vec<Environment> = STAGES
@@ -107,6 +124,8 @@ pub fn demo_workspace(now: DateTime<Utc>) -> WorkspaceSeed {
             service: &service,
             rng: &mut rng,
             now,
+            quiet_from: now - scripted_event_age(key),
+            free_at: HashMap::new(),
             artefacts: Vec::new(),
             deployments: Vec::new(),
         };
@@ -120,8 +139,9 @@ pub fn demo_workspace(now: DateTime<Utc>) -> WorkspaceSeed {
                 now - Duration::days(35),
             );
         }
-        // Services with a scripted recent event stop their routine history
-        // before it, so build times stay in version order.
+        // Services with a scripted recent event stop building before it, so
+        // build times stay in version order (and their deployments stop
+        // before it too: see `quiet_from`).
         let routine_until = now
             - match *key {
                 "identity-service" => Duration::days(4),
@@ -176,6 +196,14 @@ struct ServiceHistory<'a> {
     service: &'a Service,
     rng: &'a mut fastrand::Rng,
     now: DateTime<Utc>,
+    /// Routine deployments finish before this: a scripted event (an emergency
+    /// fix, a release in progress, a recent failure) is the newest thing that
+    /// happened to the service, whatever the weekday arithmetic of the routine
+    /// history would otherwise have put after it.
+    quiet_from: DateTime<Utc>,
+    /// When each environment's newest deployment finished: a target runs one
+    /// deployment at a time.
+    free_at: HashMap<String, DateTime<Utc>>,
     artefacts: Vec<Artefact>,
     deployments: Vec<Deployment>,
 }
@@ -250,8 +278,9 @@ impl ServiceHistory<'_> {
                     return;
                 }
             }
-            if at >= self.now {
-                return;
+            // One deployment at a time per environment: wait for the last.
+            if let Some(free) = self.free_at.get(*env) {
+                at = at.max(*free + Duration::minutes(5));
             }
             let actor = if stage < 2 {
                 "GitHub Actions".to_owned()
@@ -273,6 +302,11 @@ impl ServiceHistory<'_> {
                 (Outcome::Succeeded, None)
             };
             let took = Duration::seconds(90 + self.rng.i64(0..600) + 300 * stage as i64);
+            // Routine history is over before the service's scripted event
+            // (or now): nothing routine is still running, or lands after it.
+            if at + took > self.quiet_from {
+                return;
+            }
             self.deploy(&artefact, env, Some(leg), at, took, &actor, outcome, reason);
             if outcome != Outcome::Succeeded {
                 return;
@@ -342,6 +376,8 @@ impl ServiceHistory<'_> {
             artefact,
         )
         .expect("demo deployments are consistent");
+        self.free_at
+            .insert(environment.to_owned(), finished.min(self.now));
         self.deployments.push(deployment);
     }
 
@@ -368,7 +404,7 @@ impl ServiceHistory<'_> {
     /// A build that passed the stages before `failed_at` and then failed there
     /// within the last few hours; a soak or manual reason means a rollback.
     fn recent_failure(&mut self, version: &str, failed_at: &str, reason: &str) {
-        let built = self.now - Duration::hours(26);
+        let built = self.now - RECENT_FAILURE_BUILD_AGE;
         let artefact = self.artefact(version, built);
         let stop = STAGES
             .iter()
@@ -434,7 +470,7 @@ impl ServiceHistory<'_> {
     /// A security fix three days ago that went dev → production under the
     /// emergency change path, so production is ahead of pre-production.
     fn emergency_fix(&mut self, version: &str) {
-        let built = self.now - Duration::days(3) - Duration::hours(5);
+        let built = self.now - EMERGENCY_BUILD_AGE;
         let artefact = self.artefact(version, built);
         self.deploy(
             &artefact,
@@ -460,7 +496,7 @@ impl ServiceHistory<'_> {
 
     /// A release to production that started a few minutes ago.
     fn in_progress(&mut self, version: &str) {
-        let built = self.now - Duration::hours(30);
+        let built = self.now - IN_PROGRESS_BUILD_AGE;
         let artefact = self.artefact(version, built);
         for (i, env) in ["dev", "test", "uat", "preprod"].iter().enumerate() {
             let at = built + Duration::hours(i as i64 * 6) + Duration::minutes(10);

@@ -6,11 +6,17 @@ mod changes;
 mod demo;
 mod generated;
 mod ids;
+mod load;
 mod sample;
+mod story;
 
 pub use changes::{demo_changes, play, ChangeScript, ScriptStep, ScriptedChange};
 pub use demo::demo_workspace;
 pub use generated::generated_workspace;
+pub use load::load_demo;
 pub use sample::{
     add_sample_service, install_sample_service, package_samples, SampleError, SamplePackages,
+};
+pub use story::{
+    awkward_instants, broken_promises, cells, CellSummary, UAT_FAILURE_PREFIX, UAT_FREEZE_TITLE,
 };
