@@ -93,7 +93,14 @@ pub async fn reorder_environments(
     state: State<'_, AppState>,
     keys: Vec<Slug>,
 ) -> Result<Vec<Environment>> {
+    let by = state.current_profile().await?;
     let store = state.store().await?;
-    let path = checked(&state, store.reorder_environments(&keys).await).await?;
+    let path = checked(
+        &state,
+        store
+            .reorder_environments(&keys, &by, chrono::Utc::now())
+            .await,
+    )
+    .await?;
     Ok(path.stages().to_vec())
 }

@@ -27,6 +27,9 @@ pub enum DomainError {
     #[error("environment '{key}' appears twice in the path to live")]
     DuplicateEnvironment { key: String },
 
+    #[error("'{production}' is a production stage and cannot come before '{later}': production stages come last in the path to live, after the stages that test a build for them")]
+    ProductionNotLast { production: String, later: String },
+
     #[error(
         "conflicting artefact: {service} {version} is already recorded with digest {recorded}, \
          but this one has digest {offered}. An artefact is immutable: publish the new build under a new version"

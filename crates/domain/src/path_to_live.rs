@@ -72,10 +72,20 @@ impl PathToLive {
                     .unwrap_or_else(|| "(a stage is missing or repeated)".into()),
             });
         }
-        let stages = keys
+        let stages: Vec<Environment> = keys
             .iter()
             .filter_map(|k| self.stages.iter().find(|s| &s.key == k).cloned())
             .collect();
+        // The previous-stage gate trusts this order: a production stage put
+        // before a test stage would let an untested build go live.
+        if let Some(first_prod) = stages.iter().position(|s| s.production) {
+            if let Some(later) = stages[first_prod..].iter().find(|s| !s.production) {
+                return Err(DomainError::ProductionNotLast {
+                    production: stages[first_prod].key.to_string(),
+                    later: later.key.to_string(),
+                });
+            }
+        }
         Self::new(stages)
     }
 }
@@ -115,6 +125,21 @@ mod tests {
             PathToLive::new(vec![dev.clone(), dev]),
             Err(DomainError::DuplicateEnvironment { .. })
         ));
+    }
+
+    #[test]
+    fn production_stages_stay_after_the_stages_that_test_for_them() {
+        let keys =
+            |ks: &[&str]| -> Vec<Slug> { ks.iter().map(|k| Slug::parse(k).unwrap()).collect() };
+        for order in [["production", "dev", "test"], ["dev", "production", "test"]] {
+            assert!(matches!(
+                path().reordered(&keys(&order)),
+                Err(DomainError::ProductionNotLast { .. })
+            ));
+        }
+        assert!(path()
+            .reordered(&keys(&["test", "dev", "production"]))
+            .is_ok());
     }
 
     #[test]

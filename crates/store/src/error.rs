@@ -88,6 +88,7 @@ impl StoreError {
             Self::Unavailable { .. } => "database_unavailable",
             Self::Backup { .. } => "database_backup_failed",
             Self::Migration { .. } => "database_migration_failed",
+            Self::Invalid(DomainError::ProductionNotLast { .. }) => "production_not_last",
             Self::Invalid(_) => "invalid_input",
             Self::UnknownArtefact { .. } => "unknown_artefact",
             Self::UnknownService(_) => "unknown_service",

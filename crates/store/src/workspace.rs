@@ -2,6 +2,7 @@
 //! live and its preferences.
 
 use chrono::{DateTime, Utc};
+use release_desk_changes::Profile;
 use release_desk_domain::{Environment, PathToLive, Slug, WorkspaceSeed};
 use serde::Serialize;
 use specta::Type;
@@ -181,14 +182,37 @@ impl Store {
         Ok(Some(PathToLive::new(stages)?))
     }
 
-    /// Puts the stages in a new order. The domain checks it is a permutation of
-    /// the current stages; the new positions are written in one transaction.
-    pub async fn reorder_environments(&self, keys: &[Slug]) -> Result<PathToLive> {
+    /// Puts the stages in a new order: a release manager's audited decision,
+    /// with the order before and after. The domain checks it is a permutation
+    /// of the current stages with production stages last; it is refused while
+    /// any promotion is unfinished (its gates were judged on the old order).
+    /// The new positions are written in one transaction.
+    pub async fn reorder_environments(
+        &self,
+        keys: &[Slug],
+        by: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<PathToLive> {
+        crate::promotions::require_release_manager(by, "reorder the path to live")?;
         let current = self.path_to_live().await?.ok_or_else(|| {
             StoreError::UnknownEnvironment(keys.first().map(|k| k.to_string()).unwrap_or_default())
         })?;
         let reordered = current.reordered(keys)?;
-        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        let mut tx = self.begin_write().await?;
+        let unfinished: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM promotions WHERE phase IN ('running', 'switching_back')",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        if unfinished > 0 {
+            return Err(crate::changes::refused(
+                "promotion_running",
+                format!(
+                    "the path to live cannot be reordered while {unfinished} promotion(s) are unfinished: their gates were judged on the current order. Wait for them to finish"
+                ),
+            ));
+        }
         for (position, stage) in reordered.stages().iter().enumerate() {
             sqlx::query("UPDATE environments SET position = ? WHERE key = ?")
                 .bind(position as i64)
@@ -197,6 +221,23 @@ impl Store {
                 .await
                 .map_err(|e| self.fail(e))?;
         }
+        let order = |p: &PathToLive| -> Vec<String> {
+            p.stages().iter().map(|s| s.key.to_string()).collect()
+        };
+        crate::audit::append(
+            &mut tx,
+            release_desk_audit::EntryDraft {
+                at: now,
+                actor: by.name.clone(),
+                action: "path_to_live.reordered".into(),
+                subject: "path-to-live".into(),
+                detail:
+                    serde_json::json!({ "before": order(&current), "after": order(&reordered) })
+                        .to_string(),
+            },
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(reordered)
     }

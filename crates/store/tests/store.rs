@@ -325,22 +325,151 @@ async fn a_workspace_loads_entirely_or_not_at_all() {
     assert_eq!(again.code(), "workspace_not_empty");
 }
 
+async fn person(
+    store: &release_desk_store::Store,
+    name: &str,
+    roles: &[&str],
+) -> release_desk_changes::Profile {
+    store
+        .create_profile(
+            release_desk_changes::ProfileDraft {
+                name: name.into(),
+                email: format!("{}@example.org", name.to_lowercase()),
+                roles: roles.iter().map(|r| slug(r)).collect(),
+            },
+            now(),
+        )
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn environments_can_be_reordered_but_not_dropped() {
+async fn environments_can_be_reordered_by_a_release_manager_but_not_dropped() {
     let (_dir, _file, store) = with_demo().await;
+    let priya = person(&store, "Priya", &["release-manager"]).await;
     let keys: Vec<Slug> = ["test", "dev", "uat", "preprod", "production"]
         .map(slug)
         .to_vec();
-    store.reorder_environments(&keys).await.unwrap();
+    store
+        .reorder_environments(&keys, &priya, now())
+        .await
+        .unwrap();
     let dashboard = store.dashboard().await.unwrap();
     assert_eq!(dashboard.environments[0].key.as_str(), "test");
     assert_eq!(dashboard.rows[0].cells[0].environment, "test");
-    assert!(store.reorder_environments(&keys[1..]).await.is_err());
+    assert!(store
+        .reorder_environments(&keys[1..], &priya, now())
+        .await
+        .is_err());
     assert_eq!(
         store.path_to_live().await.unwrap().unwrap().stages()[0]
             .key
             .as_str(),
         "test"
+    );
+    // Audited, with the order before and after.
+    let entries = store.audit_of("path-to-live").await.unwrap();
+    let entry = entries
+        .iter()
+        .find(|e| e.action == "path_to_live.reordered")
+        .expect("the reorder is audited");
+    assert_eq!(entry.actor, "Priya");
+    assert!(
+        entry
+            .detail
+            .contains(r#""before":["dev","test","uat","preprod","production"]"#)
+            && entry
+                .detail
+                .contains(r#""after":["test","dev","uat","preprod","production"]"#),
+        "{}",
+        entry.detail
+    );
+}
+
+/// Issue 12, finding 1: reordering needed no role and wrote no audit entry.
+#[tokio::test]
+async fn only_a_release_manager_may_reorder_the_path_to_live() {
+    let (_dir, _file, store) = with_demo().await;
+    let mei = person(&store, "Mei", &["product-owner", "change-manager"]).await;
+    let keys: Vec<Slug> = ["test", "dev", "uat", "preprod", "production"]
+        .map(slug)
+        .to_vec();
+    let refused = store
+        .reorder_environments(&keys, &mei, now())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "not_release_manager", "{refused}");
+    assert_eq!(
+        store.path_to_live().await.unwrap().unwrap().stages()[0]
+            .key
+            .as_str(),
+        "dev"
+    );
+}
+
+/// Issue 12, finding 1: a promotion's gates were judged on the order it
+/// started with; reordering under it is refused until it finishes.
+#[tokio::test]
+async fn the_path_to_live_is_not_reordered_under_a_running_promotion() {
+    let (dir, _file, store) = fresh().await;
+    release_desk_demo::load_demo(&store, &dir.path().join("artefacts"), chrono::Utc::now())
+        .await
+        .unwrap();
+    let priya = store
+        .profiles()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "Priya Shah")
+        .unwrap();
+    store
+        .start_promotion(
+            &release_desk_store::PromotionRequest {
+                request_key: "reorder-test".into(),
+                kind: release_desk_promotion::PromotionKind::Promote,
+                service: slug("demo-web"),
+                environment: slug("dev"),
+                version: "1.0.0".into(),
+            },
+            release_desk_store::TargetSnapshot {
+                current: None,
+                ready_leg: None,
+            },
+            &priya,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let keys: Vec<Slug> = ["test", "dev", "uat", "preprod", "production"]
+        .map(slug)
+        .to_vec();
+    let refused = store
+        .reorder_environments(&keys, &priya, chrono::Utc::now())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "promotion_running", "{refused}");
+}
+
+/// Issue 12, finding 1: moving production to the top of the path to live
+/// made the previous-stage gate look at nothing, so an untested build could
+/// go straight to production. Production stages come after every other.
+#[tokio::test]
+async fn production_cannot_be_moved_before_the_stages_that_test_for_it() {
+    let (_dir, _file, store) = with_demo().await;
+    let priya = person(&store, "Priya", &["release-manager"]).await;
+    let keys: Vec<Slug> = ["production", "dev", "test", "uat", "preprod"]
+        .map(slug)
+        .to_vec();
+    let refused = store
+        .reorder_environments(&keys, &priya, now())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "production_not_last", "{refused}");
+    assert_eq!(
+        store.path_to_live().await.unwrap().unwrap().stages()[4]
+            .key
+            .as_str(),
+        "production"
     );
 }
 

@@ -55,7 +55,7 @@ impl Store {
     }
 }
 
-fn require_release_manager(by: &Profile, what: &str) -> Result<()> {
+pub(crate) fn require_release_manager(by: &Profile, what: &str) -> Result<()> {
     if holds(by, &RELEASE_ROLES) {
         return Ok(());
     }
