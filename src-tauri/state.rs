@@ -70,8 +70,8 @@ pub struct AppState {
     on_workspace_changed: OnceLock<WorkspaceHook>,
     /// Hands each promotion update to the window (set by the shell).
     on_promotion: OnceLock<UpdateSink>,
-    /// Built on first use over the open store; rebuilt when the trusted
-    /// keys change (the local target checks signatures against them).
+    /// Built on first use over the open store; rebuilt when the store is
+    /// replaced (the demo loaded, the file moved aside).
     engine: tokio::sync::Mutex<Option<Engine>>,
 }
 
@@ -105,16 +105,11 @@ impl AppState {
             return Ok(e.clone());
         }
         let store = self.store().await?;
-        let keys = store
-            .trusted_keys()
-            .await?
-            .into_iter()
-            .map(|k| k.public_key)
-            .collect();
+        // Signatures are checked against the keys the store holds at each
+        // deploy, so the engine need not be rebuilt when keys change.
         let config = LocalTargetConfig::new(
             self.paths.data_dir.join("local-target"),
             sample_service_binary(),
-            keys,
         );
         let target =
             LocalTarget::new(config).map_err(|e| AppError::new(e.kind.code(), e.message))?;
@@ -140,8 +135,9 @@ impl AppState {
         Ok(built)
     }
 
-    /// Drops the engine so the next use rebuilds it (after the trusted keys
-    /// changed). Running promotions keep their own handle and finish.
+    /// Drops the engine so the next use rebuilds it over the current store
+    /// (after the demo loads). Running promotions keep their own handle and
+    /// finish.
     pub async fn reset_engine(&self) {
         *self.engine.lock().await = None;
     }

@@ -15,7 +15,7 @@ impl Drop for StopTargets<'_> {
     fn drop(&mut self) {
         // The processes are recognised by the binary they run, so name it.
         let binary = release_desk_e2e::app_binary().with_file_name("release-desk-sample-service");
-        let config = LocalTargetConfig::new(self.0.join("data/local-target"), binary, vec![]);
+        let config = LocalTargetConfig::new(self.0.join("data/local-target"), binary);
         if let Ok(target) = LocalTarget::new(config) {
             let _ = target.shutdown_all_blocking();
         }

@@ -16,8 +16,8 @@ use release_desk_store::Store;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 6 {
-        eprintln!("usage: engine_runner <database> <target root> <sample service> <trusted key> <promotion id>");
+    if args.len() != 5 {
+        eprintln!("usage: engine_runner <database> <target root> <sample service> <promotion id>");
         std::process::exit(2);
     }
     let (store, _) = Store::open(&PathBuf::from(&args[1]))
@@ -26,12 +26,7 @@ async fn main() {
             eprintln!("engine_runner: {e}");
             std::process::exit(1)
         });
-    let target = LocalTarget::new(LocalTargetConfig::new(
-        &args[2],
-        &args[3],
-        vec![args[4].clone()],
-    ))
-    .unwrap_or_else(|e| {
+    let target = LocalTarget::new(LocalTargetConfig::new(&args[2], &args[3])).unwrap_or_else(|e| {
         eprintln!("engine_runner: {e}");
         std::process::exit(1)
     });
@@ -44,7 +39,7 @@ async fn main() {
             retry_pause: Duration::from_millis(100),
         },
     );
-    let id: i64 = args[5].parse().unwrap_or_else(|_| {
+    let id: i64 = args[4].parse().unwrap_or_else(|_| {
         eprintln!("engine_runner: the promotion id must be a number");
         std::process::exit(2)
     });

@@ -63,7 +63,11 @@ fn outcome(step: u32, result: release_desk_provider::Result<StepReport>) -> Prom
     }
 }
 
-fn artefact(record: &PromotionRecord) -> std::result::Result<ArtefactRef, ProviderError> {
+/// What a deploy ships, with the keys the store trusts at this moment.
+fn artefact(
+    record: &PromotionRecord,
+    trusted_keys: Vec<String>,
+) -> std::result::Result<ArtefactRef, ProviderError> {
     let p = &record.promotion;
     let location = record.location.clone().ok_or_else(|| {
         ProviderError::new(
@@ -80,7 +84,19 @@ fn artefact(record: &PromotionRecord) -> std::result::Result<ArtefactRef, Provid
         digest: p.release.digest.clone(),
         location,
         signature: record.signature.clone(),
+        trusted_keys,
     })
+}
+
+/// The public keys the workspace trusts now (not when the target was built).
+async fn trusted_keys(engine: &Engine) -> Result<Vec<String>> {
+    Ok(engine
+        .store()
+        .trusted_keys()
+        .await?
+        .into_iter()
+        .map(|k| k.public_key)
+        .collect())
 }
 
 fn need_leg(leg: Option<Leg>) -> std::result::Result<Leg, ProviderError> {
@@ -103,7 +119,7 @@ pub(crate) async fn perform(
     let p = &record.promotion;
     let (target, tref) = engine.target_for(&p.service, &p.environment).await?;
     let event = match kind {
-        StepKind::Deploy => match (artefact(record), need_leg(leg)) {
+        StepKind::Deploy => match (artefact(record, trusted_keys(engine).await?), need_leg(leg)) {
             (Ok(a), Ok(leg)) => outcome(step, bounded(target.deploy(key, &tref, leg, &a)).await),
             (Err(e), _) | (_, Err(e)) => failed(step, &e),
         },
@@ -135,7 +151,7 @@ pub(crate) async fn perform(
             Err(e) => failed(step, &e),
             Ok(leg) => outcome(step, bounded(target.switch_traffic(key, &tref, leg)).await),
         },
-        StepKind::RollingUpdate => match artefact(record) {
+        StepKind::RollingUpdate => match artefact(record, trusted_keys(engine).await?) {
             Err(e) => failed(step, &e),
             Ok(a) => outcome(step, bounded(target.rolling_update(key, &tref, &a)).await),
         },
@@ -158,6 +174,7 @@ pub(crate) async fn perform(
                             digest: prev.digest.clone(),
                             location: stored.location.unwrap_or_default(),
                             signature: stored.signature,
+                            trusted_keys: trusted_keys(engine).await?,
                         },
                     };
                     outcome(step, bounded(target.roll_back(key, &tref, &plan)).await)

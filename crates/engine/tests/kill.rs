@@ -85,7 +85,6 @@ async fn a_promotion_killed_after_every_event_resumes_and_repeats_nothing() {
                 database.to_str().unwrap(),
                 root.to_str().unwrap(),
                 common::service_binary().to_str().unwrap(),
-                &w.key,
                 &id.to_string(),
             ])
             .stdout(Stdio::null())

@@ -657,3 +657,46 @@ async fn a_plan_made_from_a_stale_reading_of_the_target_fails_before_touching_a_
         "the failed promotion still holds the environment"
     );
 }
+
+/// Issue 12, finding 4: a key removed in Settings was still accepted by the
+/// target (it kept the keys it was built with), and a key added was unknown
+/// to it until the app restarted. The target checks against the keys the
+/// store holds when the step runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_removed_after_the_start_is_no_longer_trusted_by_the_target() {
+    let w = world().await;
+    let target = w.target();
+    let engine = w.engine(target.clone());
+    w.approved_change("1.0.0", &["dev"]).await;
+    let id = w.start_unrun("revoked", "1.0.0", None).await;
+    let keys = w.store.trusted_keys().await.unwrap();
+    w.store
+        .remove_trusted_key(keys[0].id, &w.priya, chrono::Utc::now())
+        .await
+        .unwrap();
+    let p = engine.run(id).await.unwrap();
+    assert_eq!(p.phase, Phase::Failed, "a removed key still deployed");
+    let reason = p.failure.unwrap().reason;
+    assert!(reason.contains("trusted"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_added_after_the_target_was_built_is_trusted_at_once() {
+    let w = world().await;
+    let keys = w.store.trusted_keys().await.unwrap();
+    w.store
+        .remove_trusted_key(keys[0].id, &w.priya, chrono::Utc::now())
+        .await
+        .unwrap();
+    // The target is built while no key is trusted (as the app's is when the
+    // first key is added in Settings after it started).
+    let target = w.target();
+    let engine = w.engine(target.clone());
+    w.store
+        .add_trusted_key(&w.key, "CI", &w.priya, chrono::Utc::now())
+        .await
+        .unwrap();
+    w.approved_change("1.0.0", &["dev"]).await;
+    let p = promote(&engine, &w, "1.0.0", "dev", "added").await;
+    assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
+}

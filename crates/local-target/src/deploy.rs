@@ -51,7 +51,7 @@ impl LocalTarget {
         let mut log = Vec::new();
 
         // Nothing on the leg changes until the bytes have passed every check.
-        let trusted = self.config.trusted_keys.clone();
+        let trusted = artefact.trusted_keys.clone();
         let reference = artefact.clone();
         let staging = paths.staging();
         let leg_dir = paths.dir.clone();

@@ -123,8 +123,9 @@ pub struct PackagedArtefact {
 }
 
 impl PackagedArtefact {
-    /// The reference an action deploys this artefact by.
-    pub fn artefact_ref(&self) -> Result<ArtefactRef> {
+    /// The reference an action deploys this artefact by, checked against
+    /// `trusted_keys` (this package's own signer is not trusted for it).
+    pub fn artefact_ref(&self, trusted_keys: Vec<String>) -> Result<ArtefactRef> {
         let service = Slug::parse(&self.manifest.service)
             .map_err(|e| malformed(format!("the manifest's service is not a key: {e}")))?;
         Ok(ArtefactRef {
@@ -133,6 +134,7 @@ impl PackagedArtefact {
             digest: self.digest.clone(),
             location: self.path.display().to_string(),
             signature: Some(self.signature.clone()),
+            trusted_keys,
         })
     }
 }

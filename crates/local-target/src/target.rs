@@ -35,23 +35,19 @@ pub struct LocalTargetConfig {
     pub nginx_binary: PathBuf,
     /// The `release-desk-sample-service` binary that serves each leg.
     pub service_binary: PathBuf,
-    /// Public keys (minisign base64) whose signatures this target accepts.
-    pub trusted_keys: Vec<String>,
 }
 
 impl LocalTargetConfig {
     /// A configuration with free ports and nginx found on the PATH.
-    pub fn new(
-        root: impl Into<PathBuf>,
-        service_binary: impl Into<PathBuf>,
-        trusted_keys: Vec<String>,
-    ) -> Self {
+    /// Signatures are checked against the keys each deploy carries
+    /// ([`ArtefactRef::trusted_keys`](release_desk_provider::ArtefactRef)),
+    /// never against keys captured when the target was built.
+    pub fn new(root: impl Into<PathBuf>, service_binary: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
             listen_port: 0,
             nginx_binary: default_nginx_binary(),
             service_binary: service_binary.into(),
-            trusted_keys,
         }
     }
 }

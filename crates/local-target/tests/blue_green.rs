@@ -201,7 +201,7 @@ async fn after_a_restart_the_target_finds_its_running_processes() {
 
     // The app goes away without stopping anything; a new one starts over the
     // same root.
-    let config = common::config(fx.target.root(), vec![fx.key.public_key()]);
+    let config = common::config(fx.target.root());
     fx.target = std::sync::Arc::new(LocalTarget::new(config).unwrap());
     let after = fx.target.status(&fx.t).await.unwrap();
     assert_eq!(after, before);

@@ -42,7 +42,7 @@ async fn altered_misrecorded_and_untrusted_artefacts_are_refused_and_change_noth
     let elsewhere = fx.dir.path().join("stranger");
     let foreign = package(&elsewhere, &service, "1.1.0", Behaviour::Healthy, &stranger)
         .unwrap()
-        .artefact_ref()
+        .artefact_ref(vec![fx.key.public_key()])
         .unwrap();
     let (foreign_again, foreign_digest) = (foreign.clone(), foreign.digest.clone());
     let unsigned = ArtefactRef {

@@ -88,6 +88,10 @@ pub struct ArtefactRef {
     /// service, version and digest (not of the tarball's bytes: the digest
     /// binds those).
     pub signature: Option<String>,
+    /// The public keys (minisign base64) the workspace trusts when this
+    /// action is taken, read from the store for each action: a key removed in
+    /// Settings is refused at once, a key added is accepted at once.
+    pub trusted_keys: Vec<String>,
 }
 
 /// How a target can change what runs.

@@ -72,7 +72,6 @@ pub async fn measure(service_binary: &Path, runs: usize) -> Result<TrafficMeasur
         LocalTarget::new(LocalTargetConfig::new(
             dir.path().join("target"),
             service_binary,
-            vec![signer.public_key()],
         ))
         .map_err(|e| fail("local target", e))?,
     );
@@ -94,7 +93,7 @@ async fn cycles(
     };
     let refs: Vec<_> = packages
         .iter()
-        .map(|p| p.artefact_ref())
+        .map(|p| p.artefact_ref(vec![p.public_key.clone()]))
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| fail("artefact", e))?;
     target

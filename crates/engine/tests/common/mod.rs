@@ -50,11 +50,7 @@ pub struct World {
 
 impl World {
     pub fn target(&self) -> Arc<LocalTarget> {
-        let config = LocalTargetConfig::new(
-            self.dir.path().join("local-target"),
-            service_binary(),
-            vec![self.key.clone()],
-        );
+        let config = LocalTargetConfig::new(self.dir.path().join("local-target"), service_binary());
         Arc::new(LocalTarget::new(config).unwrap())
     }
 
@@ -160,11 +156,7 @@ impl World {
 /// the test panicked, so no process outlives its test.
 impl Drop for World {
     fn drop(&mut self) {
-        let config = LocalTargetConfig::new(
-            self.dir.path().join("local-target"),
-            service_binary(),
-            vec![],
-        );
+        let config = LocalTargetConfig::new(self.dir.path().join("local-target"), service_binary());
         if let Ok(target) = LocalTarget::new(config) {
             let _ = target.shutdown_all_blocking();
         }

@@ -32,12 +32,8 @@ impl Drop for Fixture {
     }
 }
 
-pub fn config(root: &std::path::Path, trusted: Vec<String>) -> LocalTargetConfig {
-    LocalTargetConfig::new(
-        root,
-        env!("CARGO_BIN_EXE_release-desk-sample-service"),
-        trusted,
-    )
+pub fn config(root: &std::path::Path) -> LocalTargetConfig {
+    LocalTargetConfig::new(root, env!("CARGO_BIN_EXE_release-desk-sample-service"))
 }
 
 pub fn fixture() -> Fixture {
@@ -58,8 +54,7 @@ pub fn fixture() -> Fixture {
             (v.version.to_owned(), packed)
         })
         .collect();
-    let target =
-        LocalTarget::new(config(&dir.path().join("root"), vec![key.public_key()])).unwrap();
+    let target = LocalTarget::new(config(&dir.path().join("root"))).unwrap();
     Fixture {
         target: Arc::new(target),
         t: TargetRef {
@@ -74,7 +69,9 @@ pub fn fixture() -> Fixture {
 
 impl Fixture {
     pub fn artefact(&self, version: &str) -> ArtefactRef {
-        self.artefacts[version].artefact_ref().unwrap()
+        self.artefacts[version]
+            .artefact_ref(vec![self.key.public_key()])
+            .unwrap()
     }
 
     pub fn packaged(&self, version: &str) -> &PackagedArtefact {
