@@ -700,3 +700,40 @@ async fn a_key_added_after_the_target_was_built_is_trusted_at_once() {
     let p = promote(&engine, &w, "1.0.0", "dev", "added").await;
     assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
 }
+
+/// Issue 12, finding 3: action keys were `promotion-<id>/…` with ids that
+/// start again at 1 in a new database, while the target's action journal
+/// outlives the database (moved aside, a backup restored, the demo loaded
+/// again): the new database's promotion 1 was "replayed" from the old one's
+/// journal and deployed nothing. Keys are unique to one database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_database_over_the_same_target_really_deploys() {
+    let first = world().await;
+    let target = first.target();
+    let engine = first.engine(target.clone());
+    first.approved_change("1.0.0", &["dev"]).await;
+    assert_eq!(
+        promote(&engine, &first, "1.0.0", "dev", "old-db")
+            .await
+            .phase,
+        Phase::Succeeded
+    );
+    assert_eq!(served(&target, "dev").await, "1.0.0");
+    drop(engine);
+
+    // A fresh database (the old one moved aside) over the same target folder.
+    let second = world().await;
+    let engine = second.engine(target.clone());
+    second.approved_change("1.1.0", &["dev"]).await;
+    let p = promote(&engine, &second, "1.1.0", "dev", "new-db").await;
+    assert_eq!(
+        p.id, 1,
+        "the new database numbers its promotions from 1 again"
+    );
+    assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
+    assert_eq!(
+        served(&target, "dev").await,
+        "1.1.0",
+        "the second database's promotion 1 replayed the first's journal and deployed nothing"
+    );
+}

@@ -232,6 +232,10 @@ pub struct PlanRequest {
     pub at: DateTime<Utc>,
     /// The environment is production (drills are refused there).
     pub production: bool,
+    /// Random text unique to this promotion, part of every action key: ids
+    /// start again at 1 in a new database, while a target's journal of
+    /// actions taken outlives the database.
+    pub key_scope: String,
 }
 
 /// A promotion, rollback or drill and everything that has happened to it.
@@ -255,6 +259,11 @@ pub struct Promotion {
     pub phase: Phase,
     pub failure: Option<Failure>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// See [`PlanRequest::key_scope`]. Empty for promotions planned before
+    /// scopes existed, whose keys keep their old form so a resumed one still
+    /// finds the actions it took.
+    #[serde(default)]
+    pub key_scope: String,
 }
 
 /// Something that happened to a promotion. Stored in order; folding them
@@ -418,18 +427,27 @@ pub fn plan(request: PlanRequest) -> Result<Promotion> {
         phase: Phase::Running,
         failure: None,
         finished_at: None,
+        key_scope: request.key_scope,
     })
 }
 
 impl Promotion {
     /// The idempotency key of a step's attempt. Stable: the same step and
-    /// attempt always give the same key.
+    /// attempt always give the same key; unique to this promotion across
+    /// databases (see [`PlanRequest::key_scope`]).
     pub fn key(&self, step: u32, attempt: u32) -> String {
         let kind = self
             .steps
             .get(step as usize)
             .map_or("unknown", |s| s.kind.as_str());
-        format!("promotion-{}/{step}-{kind}/{attempt}", self.id)
+        if self.key_scope.is_empty() {
+            format!("promotion-{}/{step}-{kind}/{attempt}", self.id)
+        } else {
+            format!(
+                "promotion-{}-{}/{step}-{kind}/{attempt}",
+                self.id, self.key_scope
+            )
+        }
     }
 
     /// What to do now.

@@ -45,6 +45,7 @@ fn request(kind: PromotionKind, strategy: Strategy) -> PlanRequest {
         requested_by: "Priya".into(),
         at: t0(),
         production: false,
+        key_scope: "5eed".into(),
     }
 }
 
@@ -195,7 +196,7 @@ fn a_smoke_failure_never_moves_traffic_and_a_soak_failure_switches_back() {
             step: 4,
             kind: StepKind::SwitchBack,
             leg: Some(Leg::Blue),
-            key: "promotion-7/4-switch_back/1".into(),
+            key: "promotion-7-5eed/4-switch_back/1".into(),
             resumed: false
         }
     );
@@ -455,4 +456,15 @@ proptest! {
         // No step ran more than its attempts allow.
         prop_assert!(p.steps.iter().all(|s| s.attempts <= MAX_ATTEMPTS));
     }
+}
+
+#[test]
+fn action_keys_carry_the_promotions_scope_and_old_plans_keep_their_form() {
+    let p = plan(request(PromotionKind::Promote, Strategy::BlueGreen)).unwrap();
+    assert_eq!(p.key(0, 1), "promotion-7-5eed/0-deploy/1");
+    // A plan stored before scopes existed reads back with none.
+    let mut json = serde_json::to_value(&p).unwrap();
+    json.as_object_mut().unwrap().remove("keyScope");
+    let old: Promotion = serde_json::from_value(json).unwrap();
+    assert_eq!(old.key(0, 1), "promotion-7/0-deploy/1");
 }

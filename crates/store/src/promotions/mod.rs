@@ -296,8 +296,15 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| self.fail(e))?;
+        // SQLite's randomblob comes from its CSPRNG: 64 bits make a repeat
+        // across every database a person will ever have out of reach.
+        let key_scope: String = sqlx::query_scalar("SELECT lower(hex(randomblob(8)))")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| self.fail(e))?;
         let planned = plan(PlanRequest {
             id,
+            key_scope,
             kind: request.kind,
             strategy,
             service: request.service.clone(),

@@ -841,6 +841,12 @@ export type Promotion = {
 	phase: Phase,
 	failure: Failure | null,
 	finishedAt: string | null,
+	/**
+	 *  See [`PlanRequest::key_scope`]. Empty for promotions planned before
+	 *  scopes existed, whose keys keep their old form so a resumed one still
+	 *  finds the actions it took.
+	 */
+	keyScope?: string,
 };
 
 export type PromotionKind = 
