@@ -41,6 +41,37 @@ fn resolve_paths<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<AppPath
     })
 }
 
+/// Everything the app writes (database, logs, evidence packs, the local
+/// target's legs and nginx files) is for the user alone: files 0600 and
+/// folders 0700 on Unix. The umask covers every file this process and the
+/// processes it starts create; folders that already exist are tightened.
+fn keep_files_private(paths: &AppPaths) {
+    #[cfg(unix)]
+    {
+        // SAFETY: umask only sets the process's file-creation mask; it
+        // cannot fail and touches no memory.
+        unsafe {
+            libc::umask(0o077);
+        }
+        use std::os::unix::fs::PermissionsExt;
+        for dir in [&paths.data_dir, &paths.log_dir] {
+            let made = std::fs::create_dir_all(dir).and_then(|()| {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            });
+            if let Err(error) = made {
+                // Reported once logging is up; opening the database says
+                // what to do if the folder is unusable.
+                eprintln!(
+                    "release-desk: cannot make {} private: {error}",
+                    dir.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = paths;
+}
+
 pub fn run() {
     let started = Instant::now();
     window::prefer_low_memory_rendering();
@@ -50,6 +81,7 @@ pub fn run() {
         .setup(move |app| {
             builder.mount_events(app);
             let paths = resolve_paths(app.handle())?;
+            keep_files_private(&paths);
             app.manage(LogGuard(std::sync::Mutex::new(logging::init(&paths.log_dir))));
             tracing::info!(data_dir = %paths.data_dir.display(), log_dir = %paths.log_dir.display(), "Release Desk starting");
             let state = tauri::async_runtime::block_on(AppState::open(paths, Credentials::for_this_build(), started));

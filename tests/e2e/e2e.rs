@@ -124,6 +124,31 @@ async fn demo_workspace_dashboard_history_and_restart_steps() {
         "the dashboard survives a restart"
     );
     app.quit().await;
+    everything_written_is_private(dir.path());
+}
+
+/// Issue 12, finding 7: the database, logs, evidence and the demo's signed
+/// tarballs were created world-readable. Every folder the app made is 0700
+/// and every file 0600 (sockets and pipes aside).
+fn everything_written_is_private(root: &std::path::Path) {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let mut checked = 0;
+    let mut stack = vec![root.join("data"), root.join("logs")];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            assert_eq!(mode, 0o700, "{} is not private", path.display());
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if kind.is_file() {
+            assert_eq!(mode, 0o600, "{} is not private", path.display());
+        } else if kind.is_socket() || kind.is_fifo() || kind.is_symlink() {
+            continue;
+        }
+        checked += 1;
+    }
+    assert!(checked > 5, "only {checked} entries were checked");
 }
 
 #[tokio::test]

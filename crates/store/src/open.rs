@@ -35,12 +35,17 @@ impl Store {
     /// Opens (creating if missing) the database at `file` and brings its
     /// schema up to date.
     pub async fn open(file: &Path) -> Result<(Store, OpenReport)> {
+        let unavailable = |e: std::io::Error| StoreError::Unavailable {
+            file: file.to_path_buf(),
+            detail: e.to_string(),
+        };
         if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable {
-                file: file.to_path_buf(),
-                detail: e.to_string(),
-            })?;
+            private::create_dir_all(dir).map_err(unavailable)?;
         }
+        // Who approved what is nobody else's business: the file is created
+        // for its owner alone, and SQLite gives its WAL and journal the
+        // database file's mode.
+        private::create_file_if_missing(file).map_err(unavailable)?;
         let options = SqliteConnectOptions::new()
             .filename(file)
             .create_if_missing(true)
@@ -260,5 +265,35 @@ pub mod testing {
     /// Every migration version this build knows, oldest first.
     pub fn versions() -> Vec<i64> {
         MIGRATOR.iter().map(|m| m.version).collect()
+    }
+}
+
+/// Files and folders only their owner may read (on Unix; elsewhere the
+/// user's profile folder already is).
+pub(crate) mod private {
+    use std::io;
+    use std::path::Path;
+
+    /// Creates `dir` and any missing parents, each new one mode 0700.
+    pub fn create_dir_all(dir: &Path) -> io::Result<()> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)
+    }
+
+    /// Creates an empty `file` with mode 0600 unless it exists (an empty
+    /// file is an empty SQLite database).
+    pub fn create_file_if_missing(file: &Path) -> io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(file) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -241,3 +241,26 @@ async fn moving_aside_twice_keeps_both_files() {
         "the log moved with its file"
     );
 }
+
+/// Issue 12, finding 7: the database (and its WAL, which SQLite creates with
+/// the database file's mode) was world-readable. It holds who approved what.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_and_its_folder_are_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("data");
+    let file = folder.join(release_desk_store::DATABASE_FILE);
+    let (store, _) = release_desk_store::Store::open(&file).await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&folder), 0o700, "the data folder");
+    assert_eq!(mode(&file), 0o600, "the database file");
+    let wal = file.with_extension("sqlite3-wal");
+    let wal = if wal.exists() {
+        wal
+    } else {
+        std::path::PathBuf::from(format!("{}-wal", file.display()))
+    };
+    assert_eq!(mode(&wal), 0o600, "the write-ahead log {}", wal.display());
+    store.close().await;
+}
