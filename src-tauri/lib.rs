@@ -4,6 +4,7 @@
 pub mod bindings;
 pub mod commands;
 pub mod error;
+pub mod instance;
 pub mod logging;
 pub mod state;
 mod window;
@@ -82,6 +83,8 @@ pub fn run() {
             builder.mount_events(app);
             let paths = resolve_paths(app.handle())?;
             keep_files_private(&paths);
+            // Before anything resumes a promotion: one instance per folder.
+            app.manage(instance::acquire(&paths.data_dir)?);
             app.manage(LogGuard(std::sync::Mutex::new(logging::init(&paths.log_dir))));
             tracing::info!(data_dir = %paths.data_dir.display(), log_dir = %paths.log_dir.display(), "Release Desk starting");
             let state = tauri::async_runtime::block_on(AppState::open(paths, Credentials::for_this_build(), started));

@@ -251,3 +251,42 @@ async fn settings_store_a_token_and_show_only_that_it_is_set_steps() {
     app.wait_for(&format!("{github}[data-set=false]")).await;
     app.quit().await;
 }
+
+/// Issue 12, finding 6: two instances on one data folder both resumed the
+/// same promotion. A second process on the folder refuses to start and says
+/// which process has it; the first keeps working.
+#[tokio::test]
+async fn a_second_instance_on_the_same_data_folder_is_refused() {
+    release_desk_e2e::within_limit(a_second_instance_steps()).await;
+}
+
+async fn a_second_instance_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::launch(dir.path()).await;
+    app.wait_for("[data-testid=empty-state]").await;
+    let second = tokio::process::Command::new(release_desk_e2e::app_binary())
+        .env("RELEASE_DESK_DATA_DIR", dir.path().join("data"))
+        .env("RELEASE_DESK_LOG_DIR", dir.path().join("logs-second"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        second.wait_with_output(),
+    )
+    .await
+    .expect("the second instance should give up at once, not run")
+    .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the second instance ran: {said}");
+    assert!(
+        said.contains("already running on the data folder") && said.contains("(process "),
+        "{said}"
+    );
+    // The first is unaffected.
+    app.click("[data-testid=load-demo]").await;
+    app.wait_for("[data-testid=matrix]").await;
+    app.quit().await;
+}
