@@ -40,7 +40,7 @@ fi
 # --- Rust toolchain and cargo tools -------------------------------------------
 command -v cargo >/dev/null || fail "cargo not found: install Rust from https://rustup.rs"
 rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
-[ "${rust_minor:-0}" -ge 88 ] || fail "$(rustc --version) is too old: Rust 1.88 or newer is needed (rustup update)"
+[ "${rust_minor:-0}" -ge 89 ] || fail "$(rustc --version) is too old: Rust 1.89 or newer is needed (rustup update)"
 if command -v rustup >/dev/null; then
   for component in rustfmt clippy; do
     if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
