@@ -737,3 +737,53 @@ async fn a_new_database_over_the_same_target_really_deploys() {
         "the second database's promotion 1 replayed the first's journal and deployed nothing"
     );
 }
+
+/// Issue 12, finding 5: "the deployer cannot approve" was checked only
+/// against the change's assignee, so an approver could start the promotion
+/// of the change they approved. Whoever approved it does not promote it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_person_who_approved_a_change_cannot_promote_it() {
+    let w = world().await;
+    let dana = w
+        .store
+        .create_profile(
+            release_desk_changes::ProfileDraft {
+                name: "Dana".into(),
+                email: "dana@example.org".into(),
+                roles: vec![slug("release-manager"), slug("change-manager")],
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    w.approved_change_by("1.0.0", &["dev"], &dana).await;
+    let target = w.target();
+    let engine = w.engine(target);
+    let refused = engine
+        .request(
+            PromotionKind::Promote,
+            &slug("demo-web"),
+            &slug("dev"),
+            Some("1.0.0".into()),
+            "dana",
+            &dana,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("Separation of duties: Dana approved CHG-"),
+        "{refused}"
+    );
+    let audit = w.store.audit_of("target:demo-web/dev").await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "promotion.refused" && e.actor == "Dana"),
+        "the refusal is audited"
+    );
+    // Priya raised it but did not approve it: she may.
+    let p = promote(&engine, &w, "1.0.0", "dev", "priya").await;
+    assert_eq!(p.phase, Phase::Succeeded, "{:#?}", p.failure);
+}

@@ -106,6 +106,16 @@ impl World {
 
     /// A normal change for `version` in `envs`, planned around now, approved.
     pub async fn approved_change(&self, version: &str, envs: &[&str]) -> ChangeRecord {
+        self.approved_change_by(version, envs, &self.sam).await
+    }
+
+    /// The same, approved by `approver`.
+    pub async fn approved_change_by(
+        &self,
+        version: &str,
+        envs: &[&str],
+        approver: &Profile,
+    ) -> ChangeRecord {
         let now = Utc::now();
         let draft = ChangeDraft {
             kind: ChangeType::Normal,
@@ -146,7 +156,7 @@ impl World {
             )
             .await
             .unwrap();
-        s.decide(r.id, r.revision, Verdict::Approve, "fine", &self.sam, now)
+        s.decide(r.id, r.revision, Verdict::Approve, "fine", approver, now)
             .await
             .unwrap()
     }

@@ -252,12 +252,31 @@ impl Store {
         .await
         .map_err(|e| self.refail(e))?;
         let results = evaluate_gates(&g.facts);
-        if !gates_pass(&results) {
-            let failing: Vec<String> = results
+        // Separation of duties reaches the promotion: whoever approved the
+        // change does not also put it live (the gates do not know who asks,
+        // so this is judged here, with them).
+        let approved_it = match (request.kind, g.change_id) {
+            (PromotionKind::Promote, Some(change)) => approved_by(&mut tx, change, by.id.0)
+                .await
+                .map_err(|e| self.fail(e))?,
+            _ => false,
+        };
+        if !gates_pass(&results) || approved_it {
+            let mut failing: Vec<String> = results
                 .iter()
                 .filter(|r| r.verdict == GateVerdict::Fail)
                 .map(|r| format!("{}: {}", r.label, r.reason))
                 .collect();
+            let sod = approved_it.then(|| {
+                format!(
+                    "Separation of duties: {} approved {}, so someone else must promote it",
+                    by.name,
+                    g.change_id
+                        .map(|id| ChangeId(id).to_string())
+                        .unwrap_or_default()
+                )
+            });
+            failing.extend(sod.clone());
             // Nothing of the promotion is written, but the attempt is: an
             // auditor asks who tried to ship what, and why it was stopped.
             drop(tx);
@@ -282,7 +301,11 @@ impl Store {
             .map_err(|e| self.fail(e))?;
             tx.commit().await.map_err(|e| self.fail(e))?;
             return Err(refused(
-                "gates_failed",
+                if failing.len() == 1 && sod.is_some() {
+                    "separation_of_duties"
+                } else {
+                    "gates_failed"
+                },
                 format!(
                     "{} {} cannot go to {}: {}",
                     request.service,
@@ -781,4 +804,21 @@ async fn finish(tx: &mut Transaction<'_, Sqlite>, p: &Promotion, now: DateTime<U
     )
     .await?;
     Ok(())
+}
+
+/// Whether `profile` approved change `change` (an approval that still
+/// stands or not: having approved it once is enough to be a party).
+async fn approved_by(
+    conn: &mut SqliteConnection,
+    change: i64,
+    profile: i64,
+) -> std::result::Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM decisions WHERE change_id = ? AND profile_id = ? AND verdict = 'approve'",
+    )
+    .bind(change)
+    .bind(profile)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
 }
