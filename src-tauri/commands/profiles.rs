@@ -63,7 +63,11 @@ pub async fn create_profile(state: State<'_, AppState>, draft: ProfileDraft) -> 
         store.create_profile(draft, chrono::Utc::now()).await,
     )
     .await?;
-    checked(&state, store.use_profile(profile.id).await).await?;
+    checked(
+        &state,
+        store.use_profile(profile.id, chrono::Utc::now()).await,
+    )
+    .await?;
     state.refresh_title().await;
     Ok(profile)
 }
@@ -72,7 +76,7 @@ pub async fn create_profile(state: State<'_, AppState>, draft: ProfileDraft) -> 
 #[specta::specta]
 pub async fn use_profile(state: State<'_, AppState>, id: ProfileId) -> Result<Profile> {
     let store = state.store().await?;
-    let profile = checked(&state, store.use_profile(id).await).await?;
+    let profile = checked(&state, store.use_profile(id, chrono::Utc::now()).await).await?;
     state.refresh_title().await;
     Ok(profile)
 }

@@ -109,11 +109,39 @@ impl Store {
         }
     }
 
-    /// Switches the profile in use. The profile must exist.
-    pub async fn use_profile(&self, id: ProfileId) -> Result<Profile> {
+    /// Switches the profile in use. The profile must exist. Audited (by
+    /// profile id and email, since names need not be unique): a local profile
+    /// proves nothing about who sits at the keyboard, so the log at least
+    /// shows every switch between them.
+    pub async fn use_profile(&self, id: ProfileId, now: DateTime<Utc>) -> Result<Profile> {
         let profile = self.profile(id).await?;
-        self.set_preference(CURRENT_PROFILE, &id.0.to_string())
-            .await?;
+        let previous = self.current_profile().await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO preferences (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(CURRENT_PROFILE)
+            .bind(id.0.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let detail = serde_json::json!({
+            "profileId": profile.id.0,
+            "email": profile.email,
+            "roles": profile.roles,
+            "from": previous.map(|p| serde_json::json!({ "profileId": p.id.0, "email": p.email })),
+        });
+        append(
+            &mut tx,
+            EntryDraft {
+                at: now,
+                actor: profile.name.clone(),
+                action: "profile.selected".into(),
+                subject: format!("profile:{}", profile.id.0),
+                detail: detail.to_string(),
+            },
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(profile)
     }
 }

@@ -572,8 +572,27 @@ async fn creating_a_profile_does_not_choose_it_and_emails_are_unique() {
     let (_dir, _file, store) = with_demo().await;
     let p = people(&store).await;
     assert_eq!(store.current_profile().await.unwrap(), None);
-    store.use_profile(p.sam.id).await.unwrap();
+    store.use_profile(p.sam.id, now()).await.unwrap();
     assert_eq!(store.current_profile().await.unwrap().unwrap().name, "Sam");
+    // Issue 12, finding 5: switching profile was not audited.
+    store.use_profile(p.priya.id, now()).await.unwrap();
+    let switches: Vec<_> = store
+        .audit_of(&format!("profile:{}", p.priya.id.0))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "profile.selected")
+        .collect();
+    assert_eq!(switches.len(), 1);
+    assert!(
+        switches[0].detail.contains(&p.priya.email)
+            && switches[0]
+                .detail
+                .contains(&format!(r#""from":{{"email":"{}""#, p.sam.email)),
+        "{}",
+        switches[0].detail
+    );
+    assert!(store.verify_audit().await.unwrap().intact);
     let err = store
         .create_profile(
             ProfileDraft {
