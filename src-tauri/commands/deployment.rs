@@ -130,6 +130,9 @@ pub async fn set_artefact_location(
     location: String,
 ) -> Result<Vec<ArtefactLocation>> {
     let by = state.current_profile().await?;
+    // The role first: hashing whatever path anyone names would answer
+    // "what is the sha256 of this file?" for files the person cannot read.
+    release_desk_store::require_release_manager(&by, release_desk_store::RECORD_LOCATIONS)?;
     let store = state.store().await?;
     let listed = checked(&state, store.artefact_locations().await).await?;
     let artefact = listed

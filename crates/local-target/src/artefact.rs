@@ -35,19 +35,8 @@ pub fn check_location(location: &str, digest: &release_desk_domain::Digest) -> R
              so give the full path to the tarball, e.g. /srv/artefacts/service-1.2.0.tar.gz"
         )));
     }
-    let mut file = std::fs::File::open(path).map_err(|e| io_at("open the artefact at", path, e))?;
-    if !file
-        .metadata()
-        .map_err(|e| io_at("read the artefact at", path, e))?
-        .is_file()
-    {
-        return Err(refused(format!(
-            "{location} is not a file: give the path to the tarball"
-        )));
-    }
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(|e| io_at("read the artefact at", path, e))?;
-    let actual = hex::encode(hasher.finalize());
+    let bytes = read_artefact(path)?;
+    let actual = hex::encode(Sha256::digest(&bytes));
     if actual != digest.hex() {
         return Err(refused(format!(
             "the file at {location} has digest sha256:{actual}, not the recorded {digest}: \
@@ -57,20 +46,71 @@ pub fn check_location(location: &str, digest: &release_desk_domain::Digest) -> R
     Ok(())
 }
 
-/// Reads the artefact's bytes and checks digest and signature.
-pub(crate) fn verify(artefact: &ArtefactRef, trusted_keys: &[String]) -> Result<Verified> {
-    let path = Path::new(&artefact.location);
-    let size = std::fs::metadata(path)
-        .map_err(|e| io_at("read the artefact at", path, e))?
-        .len();
-    if size > LIMITS.max_bytes {
-        return Err(refused(format!(
+/// Reads a tarball's bytes, refusing what is not a plain file of at most
+/// [`LIMITS`]`.max_bytes`: a symbolic link (the recorded path is what was
+/// checked), a FIFO (opening one for reading waits for a writer forever), a
+/// device such as /dev/zero (endless), or a file that grows while it is read.
+fn read_artefact(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let not_plain = |what: &str| {
+        refused(format!(
+            "{} is {what}, not a regular file: record the path of the tarball itself",
+            path.display()
+        ))
+    };
+    let meta =
+        std::fs::symlink_metadata(path).map_err(|e| io_at("read the artefact at", path, e))?;
+    if meta.file_type().is_symlink() {
+        return Err(not_plain("a symbolic link"));
+    }
+    if meta.is_dir() {
+        return Err(not_plain("a folder"));
+    }
+    if !meta.is_file() {
+        return Err(not_plain("a special file"));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Should the path be swapped between the check above and the open, a
+    // FIFO still does not block the open and a link is not followed.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NONBLOCK | libc::O_NOFOLLOW,
+    );
+    let file = options
+        .open(path)
+        .map_err(|e| io_at("open the artefact at", path, e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| io_at("read the artefact at", path, e))?;
+    if !meta.is_file() {
+        return Err(not_plain("a special file"));
+    }
+    let too_big = |size: u64| {
+        refused(format!(
             "the artefact at {} is {size} bytes, more than the {} MiB this target accepts",
             path.display(),
             LIMITS.max_bytes / (1024 * 1024)
-        )));
+        ))
+    };
+    if meta.len() > LIMITS.max_bytes {
+        return Err(too_big(meta.len()));
     }
-    let bytes = std::fs::read(path).map_err(|e| io_at("read the artefact at", path, e))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(LIMITS.max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_at("read the artefact at", path, e))?;
+    if bytes.len() as u64 > LIMITS.max_bytes {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Reads the artefact's bytes and checks digest and signature.
+pub(crate) fn verify(artefact: &ArtefactRef, trusted_keys: &[String]) -> Result<Verified> {
+    let path = Path::new(&artefact.location);
+    let bytes = read_artefact(path)?;
     let actual = hex::encode(Sha256::digest(&bytes));
     if actual != artefact.digest.hex() {
         return Err(refused(format!(

@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{fixture, key, tampered_copy};
 use release_desk_domain::{Digest, Leg, Slug};
 use release_desk_local_target::{package, Behaviour, SigningKey};
@@ -274,10 +276,97 @@ fn a_location_is_checked_against_the_recorded_digest_before_it_is_recorded() {
 
     let dir = fx.dir.path().display().to_string();
     let err = check_location(&dir, &good.digest).unwrap_err();
-    assert!(err.message.contains("is not a file"), "{}", err.message);
+    assert!(err.message.contains("is a folder"), "{}", err.message);
 
     let missing = fx.dir.path().join("gone.tar.gz").display().to_string();
     let err = check_location(&missing, &good.digest).unwrap_err();
     assert_eq!(err.kind, ProviderErrorKind::Io, "{}", err.message);
     assert!(err.message.contains("gone.tar.gz"), "{}", err.message);
+}
+
+/// Runs `f` on a thread and fails the test if it has not returned within
+/// 10 s (a FIFO opened for reading blocks until a writer comes).
+fn within_seconds<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("{what} hung"))
+}
+
+/// Issue 12, findings 8 and the fault list: a location swapped for a FIFO,
+/// /dev/zero, a symlink or a file larger than the target accepts is refused
+/// with what to do, and nothing hangs or reads without end.
+#[test]
+fn special_files_at_an_artefact_location_are_refused_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.tar.gz");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let real = dir.path().join("real.tar.gz");
+    std::fs::write(&real, b"bytes").unwrap();
+    let link = dir.path().join("link.tar.gz");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let big = dir.path().join("big.tar.gz");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(65 * 1024 * 1024)
+        .unwrap();
+    let digest = Digest::parse(&"0".repeat(64)).unwrap();
+    for (path, expected) in [
+        (fifo, "not a regular file"),
+        (std::path::PathBuf::from("/dev/zero"), "not a regular file"),
+        (link, "symbolic link"),
+        (big, "more than"),
+    ] {
+        let (p, d) = (path.display().to_string(), digest.clone());
+        let err = within_seconds(&p.clone(), move || {
+            release_desk_local_target::check_location(&p, &d).unwrap_err()
+        });
+        assert_eq!(
+            err.kind,
+            ProviderErrorKind::Refused,
+            "{}: {}",
+            path.display(),
+            err.message
+        );
+        assert!(
+            err.message.contains(expected),
+            "{}: {}",
+            path.display(),
+            err.message
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deploy_from_a_fifo_is_refused_without_hanging() {
+    let fx = fixture();
+    let fifo = fx.dir.path().join("swapped.tar.gz");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let swapped = ArtefactRef {
+        location: fifo.display().to_string(),
+        ..fx.artefact("1.0.0")
+    };
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        fx.target
+            .deploy(&key("fifo/deploy"), &fx.t, Leg::Blue, &swapped),
+    )
+    .await
+    .expect("the deploy hung on a FIFO")
+    .unwrap_err();
+    assert!(
+        err.message.contains("not a regular file"),
+        "{}",
+        err.message
+    );
 }

@@ -19,10 +19,9 @@ use serde_json::json;
 use specta::Type;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
-pub(crate) use setup::require_release_manager;
 pub use setup::{
-    ArtefactLocation, StoredArtefact, TargetBinding, TrustedKey, MAX_MIN_REQUESTS, MAX_P95_MS,
-    MAX_SOAK_SECS, RELEASE_ROLES,
+    require_release_manager, ArtefactLocation, StoredArtefact, TargetBinding, TrustedKey,
+    MAX_MIN_REQUESTS, MAX_P95_MS, MAX_SOAK_SECS, RECORD_LOCATIONS, RELEASE_ROLES,
 };
 
 use crate::audit::append;

@@ -19,6 +19,9 @@ use crate::time::{from_ms, to_ms};
 use crate::{Result, Store, StoreError};
 use release_desk_audit::EntryDraft;
 
+/// What recording an artefact's location is called in a refusal.
+pub const RECORD_LOCATIONS: &str = "record where artefacts are";
+
 /// Who may add trusted keys and bind targets: the people who run releases.
 pub const RELEASE_ROLES: [&str; 1] = ["release-manager"];
 
@@ -55,7 +58,8 @@ impl Store {
     }
 }
 
-pub(crate) fn require_release_manager(by: &Profile, what: &str) -> Result<()> {
+/// Refuses `by` unless they are a release manager, naming `what` they tried.
+pub fn require_release_manager(by: &Profile, what: &str) -> Result<()> {
     if holds(by, &RELEASE_ROLES) {
         return Ok(());
     }
@@ -260,7 +264,7 @@ impl Store {
         by: &Profile,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        require_release_manager(by, "record where artefacts are")?;
+        require_release_manager(by, RECORD_LOCATIONS)?;
         let location = release_desk_domain::required_text("artefact location", location)?;
         let mut tx = self.begin_write().await?;
         let row: Option<(i64, String, Option<String>)> = sqlx::query_as(
