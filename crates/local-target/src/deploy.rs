@@ -27,7 +27,11 @@ impl LocalTarget {
     ) -> Result<StepReport> {
         check_service(target, artefact)?;
         let layout = self.layout(target);
-        if let Some(routing) = self.live_routing(&layout) {
+        // Either the file or the proxy saying the leg serves is enough to
+        // leave it alone (they differ after a kill before a reload).
+        let installed = self.live_routing(&layout);
+        let served = self.served_routing(target, &layout).await?;
+        for routing in installed.iter().chain(served.iter()) {
             if routing.serves(leg) {
                 return Err(refused(format!(
                     "{} is taking traffic for {}: deploy to the idle leg, or switch traffic away first",

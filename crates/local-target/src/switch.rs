@@ -54,7 +54,10 @@ impl LocalTarget {
             .into_iter()
             .map(|c| format!("{}: {c}", to.as_str()))
             .collect();
-        let before = self.live_routing(&layout);
+        // What nginx really routes by, not what the file says: after a kill
+        // between writing the file and the reload they differ, and only a
+        // reload makes them agree.
+        let before = self.served_routing(target, &layout).await?;
         let from = before.as_ref().map(Routing::describe);
         let routing = Routing::single(to, record.port);
         if before.as_ref() == Some(&routing) {
@@ -141,6 +144,62 @@ impl LocalTarget {
             waited.as_millis()
         ));
         Ok(log)
+    }
+
+    /// The routing nginx really uses, asked through the proxy: the file is
+    /// what was last *installed*, which a kill between writing it and the
+    /// reload leaves ahead of nginx. Three answers on fresh connections name
+    /// the upstreams serving; when they are not the file's, the legs they
+    /// came from are the routing. When the proxy cannot be asked (nginx
+    /// down), the file is all there is.
+    pub(crate) async fn served_routing(
+        &self,
+        target: &TargetRef,
+        layout: &Layout,
+    ) -> Result<Option<Routing>> {
+        let Some(file) = self.live_routing(layout) else {
+            return Ok(None);
+        };
+        let proxy = self.assigned_ports(target)?.proxy;
+        let client = probe::fresh_client()?;
+        let url = format!("http://127.0.0.1:{proxy}/healthz");
+        let mut ports = std::collections::BTreeSet::new();
+        for _ in 0..3 {
+            if let Ok(answer) = probe::get(&client, &url).await {
+                let port = answer
+                    .upstream
+                    .as_deref()
+                    .and_then(|u| u.rsplit(':').next())
+                    .and_then(|p| p.parse::<u16>().ok());
+                ports.extend(port);
+            }
+        }
+        if ports.is_empty()
+            || ports
+                .iter()
+                .all(|p| file.serving.iter().any(|(_, q)| q == p))
+        {
+            return Ok(Some(file));
+        }
+        let serving: Vec<(Leg, u16)> = [Leg::Blue, Leg::Green]
+            .into_iter()
+            .filter_map(|leg| {
+                let port = legs::read(&self.config.service_binary, &layout.leg(leg))
+                    .record()?
+                    .port;
+                ports.contains(&port).then_some((leg, port))
+            })
+            .collect();
+        tracing::warn!(
+            "{}: upstream.conf routes to {} but the proxy answers from {:?}: nginx was not reloaded after the last switch",
+            layout.label,
+            file.describe(),
+            ports
+        );
+        Ok(serving.first().map(|(leg, _)| Routing {
+            live: *leg,
+            serving: serving.clone(),
+        }))
     }
 
     async fn wait_routed(

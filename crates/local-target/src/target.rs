@@ -252,7 +252,7 @@ impl LocalTarget {
 
     async fn read_status(&self, target: &TargetRef) -> Result<TargetStatus> {
         let layout = self.layout(target);
-        let routing = self.live_routing(&layout);
+        let routing = self.served_routing(target, &layout).await?;
         let mut legs = Vec::new();
         for leg in [Leg::Blue, Leg::Green] {
             let state = legs::read(&self.config.service_binary, &layout.leg(leg));

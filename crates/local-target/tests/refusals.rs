@@ -370,3 +370,49 @@ async fn a_deploy_from_a_fifo_is_refused_without_hanging() {
         err.message
     );
 }
+
+/// Issue 12, finding 2: a kill between writing `upstream.conf` and reloading
+/// nginx left a file that says green while nginx still routes to blue. The
+/// target reported green as live, the resumed switch trusted the file and
+/// skipped the reload, and the next deploy would have stopped the leg that
+/// really takes traffic. What the proxy serves is the truth.
+#[tokio::test]
+async fn a_switch_interrupted_before_the_reload_is_finished_on_resume() {
+    let fx = fixture();
+    fx.go_live("p1", Leg::Blue, "1.0.0").await;
+    fx.deploy("p2/deploy", Leg::Green, "1.1.0").await;
+    let upstream = fx.target.root().join("demo-web/prod/nginx/upstream.conf");
+    // The file a switch to green writes, obtained honestly, then blue again.
+    fx.switch("probe/green", Leg::Green).await;
+    let green_file = std::fs::read_to_string(&upstream).unwrap();
+    fx.switch("probe/blue", Leg::Blue).await;
+    assert_eq!(fx.proxy_version().await, "1.0.0");
+    // The kill: the new file is in place, nginx was never reloaded.
+    std::fs::write(&upstream, &green_file).unwrap();
+    assert_eq!(
+        fx.proxy_version().await,
+        "1.0.0",
+        "nginx still routes to blue"
+    );
+
+    assert_eq!(
+        fx.target.status(&fx.t).await.unwrap().live,
+        Some(Leg::Blue),
+        "the target reports what the proxy serves, not what the file says"
+    );
+    let report = fx
+        .target
+        .switch_traffic(&key("p2/switch"), &fx.t, Leg::Green)
+        .await
+        .unwrap();
+    assert!(!report.summary.contains("already"), "{}", report.summary);
+    assert_eq!(
+        fx.proxy_version().await,
+        "1.1.0",
+        "the resumed switch reloads nginx"
+    );
+    assert_eq!(
+        fx.target.status(&fx.t).await.unwrap().live,
+        Some(Leg::Green)
+    );
+}
