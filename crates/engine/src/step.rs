@@ -225,6 +225,12 @@ async fn soak(
     }
     let mut samples = p.samples.clone();
     let length_ms = u64::from(p.soak_secs) * 1_000;
+    // The release a promotion or rollback soaks is the one it puts live; a
+    // drill soaks the release it went back to, which it does not name.
+    let expected = match p.kind {
+        release_desk_promotion::PromotionKind::Drill => None,
+        _ => Some(p.release.version.as_str()),
+    };
     // Judge what was already watched first: a breach recorded just before
     // the app was killed must still fail the soak after the restart.
     if let SoakVerdict::Breached(why) = judge_soak(&samples, &record.thresholds) {
@@ -253,6 +259,14 @@ async fn soak(
             p95_ms: observation.p95_ms,
             notes: observation.notes,
             observed_ms: u32::try_from(period.as_millis()).unwrap_or(u32::MAX),
+            other_version: expected.map_or(0, |v| {
+                observation
+                    .versions
+                    .iter()
+                    .filter(|(seen, _)| seen.as_str() != v)
+                    .map(|(_, n)| *n)
+                    .sum()
+            }),
         };
         engine
             .record(

@@ -573,6 +573,7 @@ async fn a_breach_recorded_before_a_kill_still_fails_the_soak_after_the_restart(
         p95_ms: Some(3.0),
         notes: vec![],
         observed_ms: 1_000,
+        other_version: 0,
     };
     w.store
         .record_promotion_event(

@@ -324,6 +324,7 @@ impl LocalTarget {
             errors,
             p95_ms: percentile(&mut latencies, 0.95),
             notes,
+            versions,
         })
     }
 }

@@ -129,6 +129,13 @@ async fn a_release_failing_during_its_soak_shows_errors_and_rolls_back_by_switch
         .await
         .unwrap();
     assert_eq!(calm.errors, 0, "{calm:?}");
+    // The soak asks which version answered (issue 12, finding 2): only 1.1.0.
+    assert_eq!(
+        calm.versions.keys().collect::<Vec<_>>(),
+        ["1.1.0"],
+        "{calm:?}"
+    );
+    assert_eq!(calm.versions["1.1.0"], calm.requests, "{calm:?}");
 }
 
 #[tokio::test]

@@ -17,6 +17,11 @@ pub struct SoakSample {
     /// app was stopped in between.
     #[serde(default)]
     pub observed_ms: u32,
+    /// Answers that came from a version other than the one being soaked
+    /// (the target names the version that answered; 0 when it cannot). Any
+    /// is a breach: the soak would otherwise judge the wrong release.
+    #[serde(default)]
+    pub other_version: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Type)]
@@ -54,6 +59,13 @@ pub enum SoakVerdict {
 pub fn judge_soak(samples: &[SoakSample], thresholds: &SoakThresholds) -> SoakVerdict {
     for (i, s) in samples.iter().enumerate() {
         let n = i + 1;
+        if s.other_version > 0 {
+            let seen = s.notes.join("; ");
+            return SoakVerdict::Breached(format!(
+                "sample {n}: {} of {} answers came from another version than the one being soaked ({seen}): traffic is not on this release",
+                s.other_version, s.requests
+            ));
+        }
         if s.requests < thresholds.min_requests {
             let note = s
                 .notes
@@ -96,7 +108,19 @@ mod tests {
             p95_ms: Some(p95),
             notes: vec![],
             observed_ms: 1_000,
+            other_version: 0,
         }
+    }
+
+    #[test]
+    fn answers_from_another_version_fail_the_soak() {
+        let mut s = sample(100, 0, 20.0);
+        s.other_version = 100;
+        s.notes.push("100 answers from version 1.0.0".into());
+        let SoakVerdict::Breached(why) = judge_soak(&[s], &SoakThresholds::default()) else {
+            panic!("a soak of the wrong version passed")
+        };
+        assert!(why.contains("100 of 100") && why.contains("1.0.0"), "{why}");
     }
 
     #[test]

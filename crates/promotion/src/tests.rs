@@ -280,6 +280,7 @@ fn events_out_of_order_are_errors_not_ignored() {
         p95_ms: None,
         notes: vec![],
         observed_ms: 1_000,
+        other_version: 0,
     };
     assert!(p
         .apply(&PromotionEvent::SoakSampled { step: 0, sample })

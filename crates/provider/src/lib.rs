@@ -191,6 +191,9 @@ pub struct Observation {
     pub p95_ms: Option<f64>,
     /// Anything notable, e.g. "the green leg's process exited".
     pub notes: Vec<String>,
+    /// Answers per version, where the target can tell which version answered.
+    #[serde(default)]
+    pub versions: std::collections::BTreeMap<String, u32>,
 }
 
 /// How to get back to the last known good release.

@@ -1051,6 +1051,12 @@ export type SoakSample = {
 	 *  app was stopped in between.
 	 */
 	observedMs?: number,
+	/**
+	 *  Answers that came from a version other than the one being soaked
+	 *  (the target names the version that answered; 0 when it cannot). Any
+	 *  is a breach: the soak would otherwise judge the wrong release.
+	 */
+	otherVersion?: number,
 };
 
 export type SoakThresholds = {
