@@ -248,6 +248,7 @@ pub(crate) async fn test(
         .args(paths.args())
         .stdin(Stdio::null())
         .kill_on_drop(true);
+    crate::process::minimal_environment(&mut command);
     let output = tokio::time::timeout(NGINX_COMMAND_TIMEOUT, command.output())
         .await
         .map_err(|_| {
@@ -283,6 +284,7 @@ pub(crate) async fn start(binary: &Path, paths: &NginxPaths) -> Result<i32> {
         .stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err));
+    crate::process::minimal_environment(&mut command);
     let status = tokio::time::timeout(NGINX_COMMAND_TIMEOUT, command.status())
         .await
         .map_err(|_| {

@@ -158,6 +158,25 @@ fn wait_gone(pid: i32, marks: &[&str], within: Duration) -> bool {
     }
 }
 
+/// The only variables a process this target starts receives: what a
+/// program needs to find its tools and speak the locale. Nothing else of the
+/// app's environment (a developer's tokens, the keyring's session bus, the
+/// app's own settings) reaches nginx or a leg.
+const PASSED_ON: [&str; 4] = ["PATH", "LANG", "LC_ALL", "TZ"];
+
+/// Clears `command`'s environment down to [`PASSED_ON`].
+pub(crate) fn minimal_environment(command: &mut tokio::process::Command) {
+    command.env_clear();
+    for name in PASSED_ON {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    if std::env::var_os("PATH").is_none() {
+        command.env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+    }
+}
+
 /// Starts `program` in a session of its own with stdin from /dev/null and
 /// stdout and stderr appended to `log`, and returns its pid without waiting.
 pub(crate) fn spawn_detached(program: &Path, args: &[&str], cwd: &Path, log: &Path) -> Result<i32> {
@@ -175,6 +194,7 @@ pub(crate) fn spawn_detached(program: &Path, args: &[&str], cwd: &Path, log: &Pa
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .kill_on_drop(false);
+    minimal_environment(&mut command);
     // SAFETY: setsid is async-signal-safe and the closure allocates nothing,
     // as code between fork and exec must. A session of its own keeps the
     // process out of the app's process group and terminal, so neither a

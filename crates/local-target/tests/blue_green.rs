@@ -289,3 +289,46 @@ async fn a_leg_process_no_pid_file_recorded_is_stopped_when_the_leg_is_redeploye
     assert!(health.passed, "{health:?}");
     assert_eq!(fx.proxy_version().await, "1.0.0", "traffic stayed on blue");
 }
+
+/// Issue 12, finding 8: the legs and nginx inherited the app's whole
+/// environment (tokens in a developer's shell, the keyring's session
+/// address). They start with an explicit, minimal one.
+#[tokio::test]
+async fn legs_and_nginx_do_not_inherit_the_apps_environment() {
+    // A name no other test uses; the value is what must not leak.
+    std::env::set_var("RELEASE_DESK_LEAK_CANARY", "canary-4f1d");
+    let fx = fixture();
+    fx.go_live("env", Leg::Blue, "1.0.0").await;
+    let mut pids = Vec::new();
+    let mut stack = vec![fx.target.root().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "pid") {
+                let pid: i32 = std::fs::read_to_string(&path)
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap();
+                pids.push((path, pid));
+            }
+        }
+    }
+    assert!(pids.len() >= 2, "a leg and nginx: {pids:?}");
+    for (file, pid) in pids {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        let environ = String::from_utf8_lossy(&environ);
+        assert!(
+            !environ.contains("canary-4f1d"),
+            "{} (pid {pid}) inherited the app's environment: {environ}",
+            file.display()
+        );
+        // nginx writes its process title over its environment block, so only
+        // a leg's shows what it was given.
+        if file.ends_with("service.pid") {
+            assert!(environ.contains("PATH="), "{environ}");
+        }
+    }
+}
