@@ -89,15 +89,34 @@ fn a_stored_token_appears_in_no_database_log_or_ipc_response() {
         .unwrap();
 
     let token = format!("ghp_SENTINEL{}x9f3kq2", std::process::id());
-    let mut responses = vec![invoke(
-        &webview,
-        "set_credential",
-        json!({ "provider": "github", "secret": token }),
-    )];
+    let set = |webview: &WebviewWindow<MockRuntime>| {
+        invoke(
+            webview,
+            "set_credential",
+            json!({ "provider": "github", "secret": token }),
+        )
+    };
+    // Issue 12, finding 8: setting a credential was neither role-checked nor
+    // audited. Nobody chosen, then a product owner: refused, nothing stored.
+    let mut responses = vec![invoke(&webview, "load_demo_workspace", json!({}))];
+    responses.push(set(&webview));
+    assert!(responses[1].contains("no_profile"), "{}", responses[1]);
+    let mei = 5; // the demo's product owner (profiles are created in order)
+    responses.push(invoke(&webview, "use_profile", json!({ "id": mei })));
+    responses.push(set(&webview));
     assert!(
-        responses[0].contains("\"set\":true"),
+        responses[3].contains("not_release_manager"),
+        "{}",
+        responses[3]
+    );
+    assert!(credentials.get(Provider::Github).unwrap().is_none());
+    // Priya, a release manager, may.
+    responses.push(invoke(&webview, "use_profile", json!({ "id": 1 })));
+    responses.push(set(&webview));
+    assert!(
+        responses[5].contains("\"set\":true"),
         "the token was stored: {}",
-        responses[0]
+        responses[5]
     );
     // Proof the test is not vacuous: the keyring really holds the token.
     assert_eq!(
@@ -134,9 +153,9 @@ fn a_stored_token_appears_in_no_database_log_or_ipc_response() {
         responses.push(invoke(&webview, cmd, args));
     }
     assert!(
-        responses[2].contains("Acme Health demo"),
+        responses[0].contains("Acme Health demo"),
         "the commands really ran: {}",
-        responses[2]
+        responses[0]
     );
     for response in &responses {
         assert!(

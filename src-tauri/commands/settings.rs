@@ -44,11 +44,22 @@ pub async fn set_credential(
     secret: String,
 ) -> Result<Vec<CredentialStatus>> {
     let secret = SecretString::from(secret);
-    with_keyring(state.credentials.clone(), move |c| {
+    let by = state.current_profile().await?;
+    release_desk_store::require_release_manager(&by, release_desk_store::MANAGE_CREDENTIALS)?;
+    let status = with_keyring(state.credentials.clone(), move |c| {
         c.set(provider, &secret)?;
         c.status()
     })
-    .await
+    .await?;
+    let store = state.store().await?;
+    checked(
+        &state,
+        store
+            .audit_credential(provider.key(), true, &by, chrono::Utc::now())
+            .await,
+    )
+    .await?;
+    Ok(status)
 }
 
 #[tauri::command]
@@ -57,11 +68,22 @@ pub async fn remove_credential(
     state: State<'_, AppState>,
     provider: Provider,
 ) -> Result<Vec<CredentialStatus>> {
-    with_keyring(state.credentials.clone(), move |c| {
+    let by = state.current_profile().await?;
+    release_desk_store::require_release_manager(&by, release_desk_store::MANAGE_CREDENTIALS)?;
+    let status = with_keyring(state.credentials.clone(), move |c| {
         c.remove(provider)?;
         c.status()
     })
-    .await
+    .await?;
+    let store = state.store().await?;
+    checked(
+        &state,
+        store
+            .audit_credential(provider.key(), false, &by, chrono::Utc::now())
+            .await,
+    )
+    .await?;
+    Ok(status)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]

@@ -200,6 +200,12 @@ async fn settings_store_a_token_and_show_only_that_it_is_set_steps() {
     let app = App::launch(dir.path()).await;
     app.click("[data-testid=load-demo]").await;
     app.wait_for("[data-testid=matrix]").await;
+    // Credentials are a release manager's (audited) decision.
+    app.click("[data-testid=current-profile]").await;
+    app.click_text("[data-testid=profile-choice]", "Priya Shah")
+        .await;
+    app.wait_for_text("[data-testid=current-profile]", "Priya Shah")
+        .await;
     app.click("nav a[href='/settings']").await;
 
     let github = "[data-testid=credential][data-provider=github]";

@@ -30,6 +30,11 @@ impl Provider {
         Self::ServiceNow,
     ];
 
+    /// The stable name an audit entry records the provider by.
+    pub fn key(self) -> &'static str {
+        self.account()
+    }
+
     /// The keyring account name; stable, since renaming it would orphan entries.
     fn account(self) -> &'static str {
         match self {

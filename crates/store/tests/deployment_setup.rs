@@ -287,3 +287,39 @@ async fn bindings_are_checked_audited_with_what_they_were_and_refused_to_others(
     assert_eq!(bound_entries[0].subject, "target:payments-api/dev");
     assert!(store.verify_audit().await.unwrap().intact);
 }
+
+/// Issue 12, finding 8: storing or removing a provider credential was
+/// neither role-checked nor audited. The secret never reaches the store.
+#[tokio::test]
+async fn credential_changes_are_a_release_managers_audited_decision() {
+    let (_dir, _file, store) = with_demo().await;
+    let priya = person(&store, "Priya", &["release-manager"]).await;
+    let mei = person(&store, "Mei", &["product-owner"]).await;
+    let refused = store
+        .audit_credential("github", true, &mei, now())
+        .await
+        .unwrap_err();
+    assert_eq!(rule(&refused), "not_release_manager");
+    assert!(
+        refused.to_string().contains("provider credentials"),
+        "{refused}"
+    );
+    store
+        .audit_credential("github", true, &priya, now())
+        .await
+        .unwrap();
+    store
+        .audit_credential("github", false, &priya, now())
+        .await
+        .unwrap();
+    let actions = audit_actions(&store).await;
+    assert!(
+        actions.contains(&"credential.set".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"credential.removed".to_owned()),
+        "{actions:?}"
+    );
+    assert!(store.verify_audit().await.unwrap().intact);
+}

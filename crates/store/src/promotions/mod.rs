@@ -21,7 +21,8 @@ use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
 pub use setup::{
     require_release_manager, ArtefactLocation, StoredArtefact, TargetBinding, TrustedKey,
-    MAX_MIN_REQUESTS, MAX_P95_MS, MAX_SOAK_SECS, RECORD_LOCATIONS, RELEASE_ROLES,
+    MANAGE_CREDENTIALS, MAX_MIN_REQUESTS, MAX_P95_MS, MAX_SOAK_SECS, RECORD_LOCATIONS,
+    RELEASE_ROLES,
 };
 
 use crate::audit::append;

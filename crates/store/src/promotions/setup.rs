@@ -60,6 +60,45 @@ impl Store {
 
 /// Refuses `by` unless they are a release manager, naming `what` they tried.
 pub fn require_release_manager(by: &Profile, what: &str) -> Result<()> {
+    release_manager_check(by, what)
+}
+
+/// What storing or removing a provider credential is called in a refusal.
+pub const MANAGE_CREDENTIALS: &str = "set or remove provider credentials";
+
+impl Store {
+    /// Records that `by` stored (`set`) or removed a provider's credential
+    /// in the OS keyring. The secret itself is never passed here. Only a
+    /// release manager may; the caller checks with
+    /// [`require_release_manager`] before touching the keyring.
+    pub async fn audit_credential(
+        &self,
+        provider: &str,
+        set: bool,
+        by: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        require_release_manager(by, MANAGE_CREDENTIALS)?;
+        let mut tx = self.begin_write().await?;
+        self.audit_setup(
+            &mut tx,
+            by,
+            now,
+            if set {
+                "credential.set"
+            } else {
+                "credential.removed"
+            },
+            format!("credential:{provider}"),
+            json!({ "provider": provider, "profileId": by.id.0, "email": by.email }),
+        )
+        .await?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+}
+
+fn release_manager_check(by: &Profile, what: &str) -> Result<()> {
     if holds(by, &RELEASE_ROLES) {
         return Ok(());
     }
