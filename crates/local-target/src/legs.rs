@@ -39,20 +39,22 @@ impl LegState {
 
 /// What identifies the service process of a leg: our binary, serving this
 /// leg's `app/` directory.
-fn marks(service_binary: &Path, paths: &LegPaths) -> [String; 2] {
-    let name = service_binary
+fn identity(service_binary: &Path, paths: &LegPaths) -> process::Identity {
+    let program = service_binary
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| service_binary.display().to_string());
-    [name, format!("--root {}", paths.app().display())]
+    process::Identity::Leg {
+        program,
+        app: paths.app().display().to_string(),
+    }
 }
 
 pub(crate) fn read(service_binary: &Path, paths: &LegPaths) -> LegState {
-    let marks = marks(service_binary, paths);
-    let marks: Vec<&str> = marks.iter().map(String::as_str).collect();
+    let who = identity(service_binary, paths);
     LegState {
         record: read_json(&paths.record()),
-        pid: process::running_from(&paths.pid_file(), &marks),
+        pid: process::running_from(&paths.pid_file(), &who),
     }
 }
 
@@ -61,15 +63,14 @@ pub(crate) fn read(service_binary: &Path, paths: &LegPaths) -> LegState {
 /// names (the app killed between starting a leg and recording its pid), so
 /// such a stray cannot hold a port or outlive the leg.
 pub(crate) fn stop(service_binary: &Path, paths: &LegPaths) -> Result<bool> {
-    let marks = marks(service_binary, paths);
-    let marks: Vec<&str> = marks.iter().map(String::as_str).collect();
-    let mut killed = match process::running_from(&paths.pid_file(), &marks) {
-        Some(pid) => process::stop(pid, &marks, libc::SIGTERM, STOP_GRACE)?,
+    let who = identity(service_binary, paths);
+    let mut killed = match process::running_from(&paths.pid_file(), &who) {
+        Some(pid) => process::stop(pid, &who, libc::SIGTERM, STOP_GRACE)?,
         None => false,
     };
-    for stray in process::all_ours(&marks) {
+    for stray in process::all_ours(&who) {
         tracing::warn!(pid = stray, leg = %paths.dir.display(), "stopping a leg process no pid file recorded");
-        killed |= process::stop(stray, &marks, libc::SIGTERM, STOP_GRACE)?;
+        killed |= process::stop(stray, &who, libc::SIGTERM, STOP_GRACE)?;
     }
     let _ = std::fs::remove_file(paths.pid_file());
     Ok(killed)
@@ -174,8 +175,7 @@ async fn wait_answering(
 ) -> Result<()> {
     let client = probe::fresh_client()?;
     let url = format!("http://127.0.0.1:{port}/healthz");
-    let marks = marks(service_binary, paths);
-    let marks: Vec<&str> = marks.iter().map(String::as_str).collect();
+    let who = identity(service_binary, paths);
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
         // Any answer will do (a failing health check is the smoke test's
@@ -188,7 +188,7 @@ async fn wait_answering(
                 return Ok(());
             }
         }
-        if !process::is_ours(pid, &marks) {
+        if !process::is_ours(pid, &who) {
             return Err(unavailable(format!(
                 "{version} on {} exited as it started: {}",
                 paths.leg.as_str(),

@@ -45,9 +45,11 @@ impl NginxPaths {
     fn startup_log(&self) -> PathBuf {
         self.prefix.join("logs/startup.log")
     }
-    /// What a process's command line must hold to be this nginx.
-    pub(crate) fn marks(&self) -> [String; 2] {
-        ["nginx".to_owned(), self.prefix.display().to_string()]
+    /// Who a process must be to be this nginx.
+    pub(crate) fn identity(&self) -> process::Identity {
+        process::Identity::Nginx {
+            prefix: self.prefix.display().to_string(),
+        }
     }
     fn args(&self) -> Vec<String> {
         vec![
@@ -222,9 +224,7 @@ pub(crate) fn read_routing(paths: &NginxPaths) -> Option<Routing> {
 
 /// The running master's pid, if this nginx is up.
 pub(crate) fn running(paths: &NginxPaths) -> Option<i32> {
-    let marks = paths.marks();
-    let marks: Vec<&str> = marks.iter().map(String::as_str).collect();
-    process::running_from(&paths.pid(), &marks)
+    process::running_from(&paths.pid(), &paths.identity())
 }
 
 pub(crate) fn ensure_dirs(paths: &NginxPaths) -> Result<()> {
@@ -379,9 +379,12 @@ pub(crate) fn stop(paths: &NginxPaths) -> Result<()> {
     let Some(pid) = running(paths) else {
         return Ok(());
     };
-    let marks = paths.marks();
-    let marks: Vec<&str> = marks.iter().map(String::as_str).collect();
-    process::stop(pid, &marks, libc::SIGQUIT, Duration::from_secs(3))?;
+    process::stop(
+        pid,
+        &paths.identity(),
+        libc::SIGQUIT,
+        Duration::from_secs(3),
+    )?;
     let _ = std::fs::remove_file(paths.pid());
     Ok(())
 }

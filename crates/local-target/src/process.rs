@@ -10,24 +10,58 @@ use std::time::{Duration, Instant};
 
 use crate::error::{io, io_at, Result};
 
+/// Who a process must be to count as ours. Matched against its arguments
+/// one by one, not as a substring of the joined command line, so a program
+/// that merely mentions our binary and folder (an editor, a shell command, a
+/// grep) is never signalled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// The sample service: its program's file name is `program` and it has
+    /// `--root <app>` as two arguments.
+    Leg { program: String, app: String },
+    /// nginx run with `-p <prefix> -c …`. A running master rewrites its
+    /// title to "nginx: master process <its command line>", one string.
+    Nginx { prefix: String },
+}
+
+impl Identity {
+    pub(crate) fn matches(&self, argv: &[String]) -> bool {
+        let program_is = |name: &str| {
+            argv.first()
+                .and_then(|a| Path::new(a).file_name())
+                .is_some_and(|n| n == name)
+        };
+        match self {
+            Self::Leg { program, app } => {
+                program_is(program) && argv.windows(2).any(|w| w[0] == "--root" && &w[1] == app)
+            }
+            Self::Nginx { prefix } => {
+                let line = argv.join(" ");
+                (program_is("nginx") || line.starts_with("nginx: master process "))
+                    && line.contains(&format!(" -p {prefix} -c "))
+            }
+        }
+    }
+}
+
 /// Reads a pid file; anything but a positive number is "no pid".
 pub(crate) fn read_pid(path: &Path) -> Option<i32> {
     let text = std::fs::read_to_string(path).ok()?;
     text.trim().parse::<i32>().ok().filter(|pid| *pid > 1)
 }
 
-/// The command line of a live process, arguments joined by spaces; `None` for
-/// a process that does not exist or has exited (a zombie has an empty one).
-pub(crate) fn command_line(pid: i32) -> Option<String> {
+/// The arguments of a live process; `None` for a process that does not
+/// exist or has exited (a zombie has none).
+pub(crate) fn arguments(pid: i32) -> Option<Vec<String>> {
     #[cfg(target_os = "linux")]
     {
         let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let text: String = String::from_utf8_lossy(&raw)
+        let argv: Vec<String> = String::from_utf8_lossy(&raw)
             .split('\0')
             .filter(|part| !part.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        (!text.is_empty()).then_some(text)
+            .map(str::to_owned)
+            .collect();
+        (!argv.is_empty()).then_some(argv)
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -38,12 +72,15 @@ pub(crate) fn command_line(pid: i32) -> Option<String> {
             .ok()?;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         let (stat, command) = text.split_once(char::is_whitespace)?;
-        (!stat.starts_with('Z') && !command.trim().is_empty()).then(|| command.trim().to_owned())
+        // ps joins the arguments with spaces: split them back (a path with
+        // a space in it then fails to match, which errs on the safe side).
+        (!stat.starts_with('Z') && !command.trim().is_empty())
+            .then(|| command.split_whitespace().map(str::to_owned).collect())
     }
 }
 
-/// Every live process as (pid, parent pid, command line).
-fn processes() -> Vec<(i32, Option<i32>, String)> {
+/// Every live process as (pid, parent pid, arguments).
+fn processes() -> Vec<(i32, Option<i32>, Vec<String>)> {
     #[cfg(target_os = "linux")]
     {
         let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -52,7 +89,7 @@ fn processes() -> Vec<(i32, Option<i32>, String)> {
         entries
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .filter_map(|pid| Some((pid, parent_of(pid), command_line(pid)?)))
+            .filter_map(|pid| Some((pid, parent_of(pid), arguments(pid)?)))
             .collect()
     }
     #[cfg(not(target_os = "linux"))]
@@ -69,28 +106,29 @@ fn processes() -> Vec<(i32, Option<i32>, String)> {
                 let mut parts = line.split_whitespace();
                 let pid = parts.next()?.parse().ok()?;
                 let ppid = parts.next()?.parse().ok();
-                Some((pid, ppid, parts.collect::<Vec<_>>().join(" ")))
+                Some((pid, ppid, parts.map(str::to_owned).collect()))
             })
             .collect()
     }
 }
 
-/// The live children of `parent` with their command lines.
+/// The live children of `parent` with their command lines (arguments
+/// joined by spaces, as nginx titles its workers).
 pub(crate) fn children(parent: i32) -> Vec<(i32, String)> {
     processes()
         .into_iter()
         .filter(|(_, ppid, _)| *ppid == Some(parent))
-        .map(|(pid, _, command)| (pid, command))
+        .map(|(pid, _, argv)| (pid, argv.join(" ")))
         .collect()
 }
 
-/// Every live process whose command line holds all of `marks`, whether or
-/// not a pid file names it: a leg process whose parent was killed between
-/// starting it and writing its pid file is found only this way.
-pub(crate) fn all_ours(marks: &[&str]) -> Vec<i32> {
+/// Every live process that is `who`, whether or not a pid file names it: a
+/// leg process whose parent was killed between starting it and writing its
+/// pid file is found only this way.
+pub(crate) fn all_ours(who: &Identity) -> Vec<i32> {
     processes()
         .into_iter()
-        .filter(|(_, _, command)| marks.iter().all(|mark| command.contains(mark)))
+        .filter(|(_, _, argv)| who.matches(argv))
         .map(|(pid, _, _)| pid)
         .collect()
 }
@@ -103,15 +141,14 @@ fn parent_of(pid: i32) -> Option<i32> {
     after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// True when `pid` is alive and its command line holds every one of `marks`
-/// (the program's name and the directory it serves), so it is ours.
-pub(crate) fn is_ours(pid: i32, marks: &[&str]) -> bool {
-    command_line(pid).is_some_and(|line| marks.iter().all(|mark| line.contains(mark)))
+/// True when `pid` is alive and is `who`.
+pub(crate) fn is_ours(pid: i32, who: &Identity) -> bool {
+    arguments(pid).is_some_and(|argv| who.matches(&argv))
 }
 
 /// The pid in `pid_file` if that process is alive and ours.
-pub(crate) fn running_from(pid_file: &Path, marks: &[&str]) -> Option<i32> {
-    read_pid(pid_file).filter(|pid| is_ours(*pid, marks))
+pub(crate) fn running_from(pid_file: &Path, who: &Identity) -> Option<i32> {
+    read_pid(pid_file).filter(|pid| is_ours(*pid, who))
 }
 
 pub(crate) fn signal(pid: i32, signal: libc::c_int) -> Result<()> {
@@ -132,23 +169,23 @@ pub(crate) fn signal(pid: i32, signal: libc::c_int) -> Result<()> {
 
 /// Asks a process to stop with `first` (its graceful signal), waits up to
 /// `grace`, then kills it. Returns true if it had to be killed.
-pub(crate) fn stop(pid: i32, marks: &[&str], first: libc::c_int, grace: Duration) -> Result<bool> {
-    if !is_ours(pid, marks) {
+pub(crate) fn stop(pid: i32, who: &Identity, first: libc::c_int, grace: Duration) -> Result<bool> {
+    if !is_ours(pid, who) {
         return Ok(false);
     }
     signal(pid, first)?;
-    if wait_gone(pid, marks, grace) {
+    if wait_gone(pid, who, grace) {
         return Ok(false);
     }
     signal(pid, libc::SIGKILL)?;
-    wait_gone(pid, marks, Duration::from_secs(5));
+    wait_gone(pid, who, Duration::from_secs(5));
     Ok(true)
 }
 
-fn wait_gone(pid: i32, marks: &[&str], within: Duration) -> bool {
+fn wait_gone(pid: i32, who: &Identity, within: Duration) -> bool {
     let start = Instant::now();
     loop {
-        if !is_ours(pid, marks) {
+        if !is_ours(pid, who) {
             return true;
         }
         if start.elapsed() >= within {
@@ -241,13 +278,53 @@ mod tests {
     }
 
     #[test]
-    fn a_live_process_is_ours_only_when_its_command_line_matches() {
-        let me = std::process::id() as i32;
-        let line = command_line(me).unwrap();
-        let first = line.split(' ').next().unwrap().to_owned();
-        assert!(is_ours(me, &[&first]));
-        assert!(!is_ours(me, &[&first, "--root /nowhere/at/all"]));
-        assert!(!is_ours(i32::MAX, &[]));
+    fn identities_match_arguments_exactly() {
+        let argv = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let leg = Identity::Leg {
+            program: "release-desk-sample-service".into(),
+            app: "/d/blue/app".into(),
+        };
+        assert!(leg.matches(&argv(&[
+            "/x/release-desk-sample-service",
+            "--root",
+            "/d/blue/app",
+            "--port",
+            "1"
+        ])));
+        assert!(!leg.matches(&argv(&[
+            "/x/release-desk-sample-service",
+            "--root",
+            "/d/blue/app2"
+        ])));
+        assert!(!leg.matches(&argv(&[
+            "sh",
+            "-c",
+            "sleep 9 # release-desk-sample-service --root /d/blue/app"
+        ])));
+        assert!(!leg.matches(&argv(&[
+            "vim",
+            "release-desk-sample-service",
+            "--root",
+            "/d/blue/app"
+        ])));
+        let nginx = Identity::Nginx {
+            prefix: "/d/nginx".into(),
+        };
+        assert!(nginx.matches(&argv(&[
+            "/usr/sbin/nginx",
+            "-p",
+            "/d/nginx",
+            "-c",
+            "/d/nginx/nginx.conf"
+        ])));
+        assert!(nginx.matches(&argv(&[
+            "nginx: master process /usr/sbin/nginx -p /d/nginx -c /d/nginx/nginx.conf -e x"
+        ])));
+        assert!(!nginx.matches(&argv(&[
+            "nginx: master process /usr/sbin/nginx -p /d/nginx2 -c /d/nginx2/nginx.conf"
+        ])));
+        assert!(!nginx.matches(&argv(&["grep", "nginx", "-p", "/d/nginx", "-c", "x"])));
+        assert!(!is_ours(i32::MAX, &leg));
     }
 
     #[test]

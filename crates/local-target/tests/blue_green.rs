@@ -332,3 +332,31 @@ async fn legs_and_nginx_do_not_inherit_the_apps_environment() {
         }
     }
 }
+
+/// Issue 12, finding 8: processes were recognised by substrings of their
+/// command line, so stopping a leg also killed any program that merely
+/// mentioned the binary and the leg's folder. Only a process that *is* the
+/// sample service serving that folder is ours.
+#[tokio::test]
+async fn stopping_a_leg_spares_a_process_that_only_mentions_it() {
+    let fx = fixture();
+    fx.go_live("decoy", Leg::Blue, "1.0.0").await;
+    let app_dir = fx.target.root().join("demo-web/prod/blue/app");
+    assert!(app_dir.is_dir());
+    let mut decoy = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "sleep 30 # release-desk-sample-service --root {}",
+            app_dir.display()
+        ))
+        .spawn()
+        .unwrap();
+    fx.target.stop(&fx.t).await.unwrap();
+    let still_running = decoy.try_wait().unwrap().is_none();
+    let _ = decoy.kill();
+    let _ = decoy.wait();
+    assert!(
+        still_running,
+        "the decoy that only mentions the leg was killed"
+    );
+}
