@@ -1,6 +1,6 @@
 # Release Desk — the two commands: `make run` and `make test`.
 # Each sets up what is missing first (scripts/setup.sh).
-.PHONY: setup ui build run test bench bindings clean
+.PHONY: setup ui build run test bench fuzz bindings clean
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
@@ -28,6 +28,11 @@ bench: ui
 	xvfb-run -a -s '-screen 0 1440x900x24' cargo run --release -p release-desk-bench -- \
 		--app target/release/release-desk --app-profile release \
 		--sample-service target/release/release-desk-sample-service --out BENCHMARKS.md
+
+# A long run of the property tests over hostile bytes (tar unpacker, nginx
+# upstream file, pid files, manifests); `make test` runs a short pass.
+fuzz:
+	PROPTEST_CASES=20000 cargo test -p release-desk-local-target --lib fuzz_tests
 
 # Regenerates ui/src/lib/ipc/bindings.ts from the Rust commands.
 bindings:

@@ -22,6 +22,8 @@ mod actions;
 mod artefact;
 mod deploy;
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 mod legs;
 pub mod load;
 mod nginx;
