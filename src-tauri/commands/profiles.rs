@@ -25,6 +25,8 @@ pub struct Session {
     pub profiles: Vec<Profile>,
     pub known_roles: Vec<RoleInfo>,
     pub pending: u32,
+    /// What a local profile proves (and does not), for the profile picker.
+    pub profile_note: String,
 }
 
 #[tauri::command]
@@ -50,6 +52,7 @@ pub async fn session(state: State<'_, AppState>) -> Result<Session> {
             })
             .collect(),
         pending: u32::try_from(pending).unwrap_or(u32::MAX),
+        profile_note: release_desk_changes::LOCAL_PROFILE_NOTE.into(),
     })
 }
 

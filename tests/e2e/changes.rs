@@ -17,8 +17,12 @@ async fn steps() {
     app.click("[data-testid=load-demo]").await;
     app.wait_for("[data-testid=matrix]").await;
 
-    // Priya, a release manager, raises a normal change to UAT.
+    // Priya, a release manager, raises a normal change to UAT. The picker
+    // says what choosing a profile proves, and what it does not.
     app.click("[data-testid=current-profile]").await;
+    let note = app.text("[data-testid=profile-note]").await;
+    assert!(note.contains("not who was authenticated"), "{note}");
+    app.screenshot("07a-profile-picker").await;
     app.click_text("[data-testid=profile-choice]", "Priya Shah")
         .await;
     app.wait_for_text("[data-testid=current-profile]", "Priya Shah")

@@ -23,7 +23,9 @@ pub use policy::{
     default_policies, policy_for, ApprovalPolicy, ApprovalRule, Approver, EmergencyPath,
     ExpiryAction,
 };
-pub use profile::{Profile, ProfileDraft, ProfileId, Role, ValidProfile, KNOWN_ROLES};
+pub use profile::{
+    Profile, ProfileDraft, ProfileId, Role, ValidProfile, KNOWN_ROLES, LOCAL_PROFILE_NOTE,
+};
 pub use record::{
     check_planned_window, ArtefactRef, BoundArtefact, ChangeDraft, ChangeId, ChangeRecord,
     ChangeState, ChangeType, CloseOutcome, Link, LinkKind, MAX_PLANNED_DAYS, MAX_TITLE_LEN,

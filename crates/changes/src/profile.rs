@@ -25,6 +25,10 @@ impl fmt::Display for ProfileId {
 /// A role such as `change-manager`: what approval policies ask for.
 pub type Role = Slug;
 
+/// What a local profile proves, said the same way wherever people are named
+/// (the profile picker, every evidence pack, the README).
+pub const LOCAL_PROFILE_NOTE: &str = "Profiles are local to this computer and chosen without a password: a name records who claimed to act, not who was authenticated. Every profile created and every switch between profiles is in the audit log, by profile id and email.";
+
 /// The roles the app offers when a profile is created. Policies may name others.
 pub const KNOWN_ROLES: [(&str, &str); 6] = [
     ("change-manager", "Assesses and authorises changes"),

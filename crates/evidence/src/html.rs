@@ -116,6 +116,9 @@ pub(crate) fn render(pack: &EvidencePack) -> Markup {
                     }
                 }
 
+                h2 { "Who the people are" }
+                p { (pack.identity) }
+
                 h2 { "History (audit log)" }
                 table {
                     tr { th { "#" } th { "When" } th { "Who" } th { "What" } th { "Detail" } th { "Hash" } }

@@ -51,6 +51,9 @@ pub struct EvidencePack {
     pub generated_at: DateTime<Utc>,
     pub generated_by: String,
     pub workspace: String,
+    /// What the people named in this pack are: local profiles, not
+    /// authenticated identities.
+    pub identity: String,
     pub change: ChangeDetail,
     pub chain: ChainProof,
 }
@@ -88,6 +91,7 @@ impl EvidencePack {
             generated_at: now,
             generated_by: generated_by.to_owned(),
             workspace: workspace.to_owned(),
+            identity: release_desk_changes::LOCAL_PROFILE_NOTE.into(),
             chain: ChainProof {
                 algorithm: ALGORITHM.into(),
                 verification,

@@ -120,6 +120,13 @@ async fn a_pack_holds_the_change_its_decisions_and_the_chain_proof() {
     assert!(!html.contains("<script>"), "typed text must be escaped");
     assert!(html.contains("&lt;script&gt;"));
     assert!(html.contains("Yes, as change-manager"));
+    // Issue 12, finding 5: every pack says what a local profile proves.
+    assert!(html.contains("not who was authenticated"), "{html}");
+    assert_eq!(
+        json["identity"],
+        release_desk_changes::LOCAL_PROFILE_NOTE,
+        "the JSON says it too"
+    );
     // No temporary files are left behind.
     let leftovers = std::fs::read_dir(dir.path().join("evidence"))
         .unwrap()

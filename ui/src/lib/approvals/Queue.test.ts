@@ -71,7 +71,8 @@ function setup() {
 		current: { id: 2, name: 'Tom Okafor', email: 'tom@acme.example', roles: ['change-manager'] },
 		profiles: [],
 		knownRoles: [],
-		pending: 2
+		pending: 2,
+		profileNote: ''
 	};
 	const calls: { cmd: string; args: Record<string, unknown> }[] = [];
 	let queue = [item(1, 'Refund fix'), item(2, 'SMS retry')];

@@ -1025,6 +1025,8 @@ export type Session = {
 	profiles: Profile[],
 	knownRoles: RoleInfo[],
 	pending: number,
+	/**  What a local profile proves (and does not), for the profile picker. */
+	profileNote: string,
 };
 
 /**  A component that was deliberately not imported. */
