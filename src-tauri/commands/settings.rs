@@ -34,6 +34,32 @@ pub async fn credential_status(state: State<'_, AppState>) -> Result<Vec<Credent
     with_keyring(state.credentials.clone(), |c| c.status()).await
 }
 
+/// A release manager's change to one provider's keyring entry: the role is
+/// checked before the keyring is touched, and the change is audited after.
+async fn audited_keyring_change(
+    state: &State<'_, AppState>,
+    provider: Provider,
+    set: bool,
+    change: impl FnOnce(&Credentials) -> release_desk_credentials::Result<()> + Send + 'static,
+) -> Result<Vec<CredentialStatus>> {
+    let by = state.current_profile().await?;
+    release_desk_store::require_release_manager(&by, release_desk_store::MANAGE_CREDENTIALS)?;
+    let status = with_keyring(state.credentials.clone(), move |c| {
+        change(c)?;
+        c.status()
+    })
+    .await?;
+    let store = state.store().await?;
+    checked(
+        state,
+        store
+            .audit_credential(provider.key(), set, &by, chrono::Utc::now())
+            .await,
+    )
+    .await?;
+    Ok(status)
+}
+
 /// Stores a credential. The secret is wrapped the moment it arrives and is
 /// never echoed back: the reply is the set / not set status.
 #[tauri::command]
@@ -44,22 +70,7 @@ pub async fn set_credential(
     secret: String,
 ) -> Result<Vec<CredentialStatus>> {
     let secret = SecretString::from(secret);
-    let by = state.current_profile().await?;
-    release_desk_store::require_release_manager(&by, release_desk_store::MANAGE_CREDENTIALS)?;
-    let status = with_keyring(state.credentials.clone(), move |c| {
-        c.set(provider, &secret)?;
-        c.status()
-    })
-    .await?;
-    let store = state.store().await?;
-    checked(
-        &state,
-        store
-            .audit_credential(provider.key(), true, &by, chrono::Utc::now())
-            .await,
-    )
-    .await?;
-    Ok(status)
+    audited_keyring_change(&state, provider, true, move |c| c.set(provider, &secret)).await
 }
 
 #[tauri::command]
@@ -68,22 +79,10 @@ pub async fn remove_credential(
     state: State<'_, AppState>,
     provider: Provider,
 ) -> Result<Vec<CredentialStatus>> {
-    let by = state.current_profile().await?;
-    release_desk_store::require_release_manager(&by, release_desk_store::MANAGE_CREDENTIALS)?;
-    let status = with_keyring(state.credentials.clone(), move |c| {
-        c.remove(provider)?;
-        c.status()
+    audited_keyring_change(&state, provider, false, move |c| {
+        c.remove(provider).map(|_| ())
     })
-    .await?;
-    let store = state.store().await?;
-    checked(
-        &state,
-        store
-            .audit_credential(provider.key(), false, &by, chrono::Utc::now())
-            .await,
-    )
-    .await?;
-    Ok(status)
+    .await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]

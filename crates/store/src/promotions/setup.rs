@@ -60,7 +60,17 @@ impl Store {
 
 /// Refuses `by` unless they are a release manager, naming `what` they tried.
 pub fn require_release_manager(by: &Profile, what: &str) -> Result<()> {
-    release_manager_check(by, what)
+    if holds(by, &RELEASE_ROLES) {
+        return Ok(());
+    }
+    Err(refused(
+        "not_release_manager",
+        format!(
+            "only a release manager may {what}; {} holds {}",
+            by.name,
+            roles_of(by)
+        ),
+    ))
 }
 
 /// What storing or removing a provider credential is called in a refusal.
@@ -96,20 +106,6 @@ impl Store {
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(())
     }
-}
-
-fn release_manager_check(by: &Profile, what: &str) -> Result<()> {
-    if holds(by, &RELEASE_ROLES) {
-        return Ok(());
-    }
-    Err(refused(
-        "not_release_manager",
-        format!(
-            "only a release manager may {what}; {} holds {}",
-            by.name,
-            roles_of(by)
-        ),
-    ))
 }
 
 /// A recorded artefact and where its bytes are, for the settings screen.
