@@ -343,6 +343,8 @@ pub async fn import_ics(
     kinds: Vec<(u32, RuleKind)>,
 ) -> Result<ImportSummary> {
     let by = state.current_profile().await?;
+    // Who may comes before reading what they sent (the store checks again).
+    release_desk_access::may(&by, release_desk_access::Action::KeepCalendar)?;
     let parsed = parse_ics(&text, DEFAULT_IMPORT_ZONE).map_err(calendar_error)?;
     if parsed.rules.is_empty() {
         return Err(AppError::new(

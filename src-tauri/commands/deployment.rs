@@ -110,6 +110,8 @@ pub async fn bind_target(
     binding: TargetBinding,
 ) -> Result<Vec<TargetBinding>> {
     let by = state.current_profile().await?;
+    // Who may comes before building the engine (the engine checks again).
+    release_desk_access::may(&by, release_desk_access::Action::BindTargets)?;
     let engine = state.engine().await?;
     engine
         .bind_target(&binding, &by)
@@ -132,7 +134,7 @@ pub async fn set_artefact_location(
     let by = state.current_profile().await?;
     // The role first: hashing whatever path anyone names would answer
     // "what is the sha256 of this file?" for files the person cannot read.
-    release_desk_store::require_release_manager(&by, release_desk_store::RECORD_LOCATIONS)?;
+    release_desk_access::may(&by, release_desk_access::Action::RecordArtefactLocations)?;
     let store = state.store().await?;
     let listed = checked(&state, store.artefact_locations().await).await?;
     let artefact = listed

@@ -1,6 +1,7 @@
 //! Who is using the app: the local profiles and the one in use.
 
-use release_desk_changes::{Profile, ProfileDraft, ProfileId, KNOWN_ROLES};
+use release_desk_access::Action;
+use release_desk_changes::{KnownRole, Profile, ProfileDraft, ProfileId};
 use serde::Serialize;
 use specta::Type;
 use tauri::State;
@@ -8,6 +9,14 @@ use tauri::State;
 use super::checked;
 use crate::error::Result;
 use crate::state::AppState;
+
+/// An action the current person may not take, and the rule's reason.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionRefusal {
+    pub action: Action,
+    pub reason: String,
+}
 
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -24,6 +33,11 @@ pub struct Session {
     pub current: Option<Profile>,
     pub profiles: Vec<Profile>,
     pub known_roles: Vec<RoleInfo>,
+    /// The workspace-wide actions the current person may take, as the store
+    /// decides them (`release_desk_access`); the UI offers only these.
+    pub may: Vec<Action>,
+    /// Why each other action is refused, for the UI to say beside it.
+    pub refused: Vec<ActionRefusal>,
     pub pending: u32,
     /// What a local profile proves (and does not), for the profile picker.
     pub profile_note: String,
@@ -41,14 +55,36 @@ pub async fn session(state: State<'_, AppState>) -> Result<Session> {
             .len(),
         None => 0,
     };
+    let may = current
+        .as_ref()
+        .map(release_desk_access::allowed)
+        .unwrap_or_default();
+    let refused = current
+        .as_ref()
+        .map(|p| {
+            Action::ALL
+                .into_iter()
+                .filter_map(|action| {
+                    release_desk_access::may(p, action)
+                        .err()
+                        .map(|e| ActionRefusal {
+                            action,
+                            reason: e.to_string(),
+                        })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Session {
         current,
         profiles,
-        known_roles: KNOWN_ROLES
+        may,
+        refused,
+        known_roles: KnownRole::ALL
             .iter()
-            .map(|(key, description)| RoleInfo {
-                key: (*key).into(),
-                description: (*description).into(),
+            .map(|role| RoleInfo {
+                key: role.key().into(),
+                description: role.description().into(),
             })
             .collect(),
         pending: u32::try_from(pending).unwrap_or(u32::MAX),

@@ -77,6 +77,8 @@ pub async fn request_promotion(
     request_key: String,
 ) -> Result<PromotionRecord> {
     let by = state.current_profile().await?;
+    // Who may comes before building the engine (the engine checks again).
+    release_desk_access::may(&by, release_desk_access::Action::Promote)?;
     let engine = state.engine().await?;
     engine
         .request(kind, &service, &environment, version, &request_key, &by)

@@ -43,7 +43,7 @@ async fn audited_keyring_change(
     change: impl FnOnce(&Credentials) -> release_desk_credentials::Result<()> + Send + 'static,
 ) -> Result<Vec<CredentialStatus>> {
     let by = state.current_profile().await?;
-    release_desk_store::require_release_manager(&by, release_desk_store::MANAGE_CREDENTIALS)?;
+    release_desk_access::may(&by, release_desk_access::Action::ManageCredentials)?;
     let status = with_keyring(state.credentials.clone(), move |c| {
         change(c)?;
         c.status()

@@ -18,13 +18,13 @@ pub use approval::{
     WeighedDecision,
 };
 pub use error::{ChangeError, Result};
-pub use lifecycle::{check_actor, guard_facts, next_state, settle, GuardFacts, Transition};
+pub use lifecycle::{guard_facts, next_state, settle, GuardFacts, Transition};
 pub use policy::{
     default_policies, policy_for, ApprovalPolicy, ApprovalRule, Approver, EmergencyPath,
     ExpiryAction,
 };
 pub use profile::{
-    Profile, ProfileDraft, ProfileId, Role, ValidProfile, KNOWN_ROLES, LOCAL_PROFILE_NOTE,
+    KnownRole, Profile, ProfileDraft, ProfileId, Role, ValidProfile, LOCAL_PROFILE_NOTE,
 };
 pub use record::{
     check_planned_window, ArtefactRef, BoundArtefact, ChangeDraft, ChangeId, ChangeRecord,

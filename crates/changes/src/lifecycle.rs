@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use crate::approval::EnvironmentApproval;
-use crate::{ChangeError, ChangeRecord, ChangeState, ChangeType, CloseOutcome, Profile, Result};
+use crate::{ChangeError, ChangeRecord, ChangeState, ChangeType, CloseOutcome, Result};
 
 /// Serialised with snake_case action names, the same names [`Transition::name`]
 /// gives and the UI offers as steps.
@@ -131,26 +131,6 @@ fn no_policy(envs: &[Slug]) -> String {
 
 fn refuse(rule: &'static str, message: String) -> ChangeError {
     ChangeError::Refused { rule, message }
-}
-
-/// Who may move a change along: the requester, the assignee, or anyone who
-/// runs the change process (change and release managers).
-pub fn check_actor(record: &ChangeRecord, profile: &Profile) -> Result<()> {
-    let manager = profile
-        .roles
-        .iter()
-        .any(|r| matches!(r.as_str(), "change-manager" | "release-manager"));
-    if record.is_party(profile.id) || manager {
-        Ok(())
-    } else {
-        Err(refuse(
-            "transition_actor",
-            format!(
-                "only the requester, the assignee, a change manager or a release manager can move {}",
-                record.id
-            ),
-        ))
-    }
 }
 
 /// The state a transition leads to, or why it cannot happen now.

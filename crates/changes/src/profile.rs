@@ -29,15 +29,74 @@ pub type Role = Slug;
 /// (the profile picker, every evidence pack, the README).
 pub const LOCAL_PROFILE_NOTE: &str = "Profiles are local to this computer and chosen without a password: a name records who claimed to act, not who was authenticated. Every profile created and every switch between profiles is in the audit log, by profile id and email.";
 
-/// The roles the app offers when a profile is created. Policies may name others.
-pub const KNOWN_ROLES: [(&str, &str); 6] = [
-    ("change-manager", "Assesses and authorises changes"),
-    ("service-owner", "Accountable for a service in production"),
-    ("release-manager", "Schedules windows and runs promotions"),
-    ("product-owner", "Decides what ships"),
-    ("cab-member", "Sits on the change advisory board"),
-    ("head-of-service", "Receives escalated approvals"),
-];
+/// A role the app itself gives powers to (policies may name others, such as
+/// `security-lead`, for their approvers). Rules about who may do what take
+/// one of these, never a free string, so a typo cannot silently grant or
+/// withhold a power; see the `release-desk-access` crate.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Type,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum KnownRole {
+    ChangeManager,
+    ServiceOwner,
+    ReleaseManager,
+    ProductOwner,
+    CabMember,
+    HeadOfService,
+}
+
+impl KnownRole {
+    /// Every known role, in the order the profile form offers them.
+    pub const ALL: [KnownRole; 6] = [
+        Self::ChangeManager,
+        Self::ServiceOwner,
+        Self::ReleaseManager,
+        Self::ProductOwner,
+        Self::CabMember,
+        Self::HeadOfService,
+    ];
+
+    /// The role's key, as stored in a profile and named by policies.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::ChangeManager => "change-manager",
+            Self::ServiceOwner => "service-owner",
+            Self::ReleaseManager => "release-manager",
+            Self::ProductOwner => "product-owner",
+            Self::CabMember => "cab-member",
+            Self::HeadOfService => "head-of-service",
+        }
+    }
+
+    /// What a holder of the role does, for the profile form.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::ChangeManager => "Assesses and authorises changes",
+            Self::ServiceOwner => "Accountable for a service in production",
+            Self::ReleaseManager => "Schedules windows and runs promotions",
+            Self::ProductOwner => "Decides what ships",
+            Self::CabMember => "Sits on the change advisory board",
+            Self::HeadOfService => "Receives escalated approvals",
+        }
+    }
+
+    /// The known role a stored role names, if any.
+    pub fn of(role: &Role) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.key() == role.as_str())
+    }
+
+    /// The role as a slug, for a profile or a policy.
+    pub fn role(self) -> Role {
+        Slug::parse(self.key()).expect("known role keys are slugs")
+    }
+}
+
+impl fmt::Display for KnownRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
 
 /// What a person types on first run.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Type)]
@@ -61,6 +120,25 @@ pub struct Profile {
 impl Profile {
     pub fn has_role(&self, role: &Role) -> bool {
         self.roles.contains(role)
+    }
+
+    /// Whether the profile holds a role the app gives powers to.
+    pub fn holds(&self, role: KnownRole) -> bool {
+        self.roles.iter().any(|r| r.as_str() == role.key())
+    }
+
+    /// The profile's roles for a message: "release-manager, cab-member" or
+    /// "no roles".
+    pub fn roles_text(&self) -> String {
+        if self.roles.is_empty() {
+            "no roles".into()
+        } else {
+            self.roles
+                .iter()
+                .map(Slug::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     }
 }
 
@@ -120,6 +198,16 @@ mod tests {
                 Slug::parse("service-owner").unwrap(),
             ],
         }
+    }
+
+    #[test]
+    fn every_known_role_key_is_a_slug_that_names_it_back() {
+        for role in KnownRole::ALL {
+            assert_eq!(KnownRole::of(&role.role()), Some(role));
+            let json = serde_json::to_value(role).unwrap();
+            assert_eq!(json, role.key());
+        }
+        assert_eq!(KnownRole::of(&Slug::parse("security-lead").unwrap()), None);
     }
 
     #[test]

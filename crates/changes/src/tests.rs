@@ -349,18 +349,6 @@ fn latest_decision_is_the_last_recorded_even_if_the_clock_stepped_back() {
     assert_eq!(a.rejected_by, ["Sam"]);
 }
 
-#[test]
-fn only_parties_and_managers_move_a_change() {
-    let r = record(ChangeState::Assess);
-    let ps = people();
-    assert!(check_actor(&r, &ps[0]).is_ok());
-    assert!(check_actor(&r, &ps[1]).is_ok());
-    assert_eq!(
-        check_actor(&r, &ps[4]).unwrap_err().code(),
-        "transition_actor"
-    );
-}
-
 // ---- properties -------------------------------------------------------------
 
 #[derive(Debug, Clone)]

@@ -112,6 +112,8 @@ impl Engine {
     /// Binds a service in an environment to one of [`Self::providers`]; a
     /// provider this build does not have is refused before anything is saved.
     pub async fn bind_target(&self, binding: &TargetBinding, by: &Profile) -> Result<()> {
+        release_desk_access::may(by, release_desk_access::Action::BindTargets)
+            .map_err(release_desk_store::StoreError::from)?;
         if !self.inner.targets.contains_key(&binding.provider) {
             let known: Vec<String> = self.providers().into_iter().map(|p| p.provider).collect();
             return Err(EngineError::Refused(format!(
@@ -177,6 +179,10 @@ impl Engine {
         request_key: &str,
         by: &Profile,
     ) -> Result<PromotionRecord> {
+        // Who may comes first: asking the target about a cell tells the
+        // asker something, and a refusal should not depend on the target.
+        release_desk_access::may(by, release_desk_access::Action::Promote)
+            .map_err(release_desk_store::StoreError::from)?;
         let status = self.status(service, environment).await?;
         let current = live_release(&status);
         let (version, ready_leg) = match kind {

@@ -2,6 +2,7 @@
 //! open change record's planned window, once per target environment.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use release_desk_access::{may, Action};
 use release_desk_audit::EntryDraft;
 use release_desk_calendar::{Booking, CalendarRule, RuleDraft, RuleKind, Scope};
 use release_desk_changes::Profile;
@@ -9,7 +10,6 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::audit::append;
-use crate::changes::refused;
 use crate::error::{malformed, Result, StoreError};
 use crate::time::to_ms;
 use crate::Store;
@@ -49,49 +49,13 @@ pub(crate) async fn load_rules(conn: &mut sqlx::SqliteConnection) -> Result<Vec<
     rows.iter().map(rule_from).collect()
 }
 
-/// Roles that keep the release calendar (add and edit windows, add freezes).
-pub const CALENDAR_ROLES: &[&str] = &["release-manager", "change-manager"];
-
-pub(crate) fn holds(by: &Profile, roles: &[&str]) -> bool {
-    by.roles.iter().any(|r| roles.contains(&r.as_str()))
-}
-
-pub(crate) fn roles_of(by: &Profile) -> String {
-    if by.roles.is_empty() {
-        "no roles".into()
-    } else {
-        by.roles
-            .iter()
-            .map(release_desk_domain::Slug::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// Who may change the calendar: release and change managers; but narrowing,
-/// moving, turning into a window or deleting an existing freeze is for those
-/// who may override one, or the override rule would be a formality.
+/// Who may change the calendar: those who keep it; but narrowing, moving,
+/// turning into a window or deleting an existing freeze is for those who may
+/// change freezes (decided in `release_desk_access`).
 fn may_edit_calendar(by: &Profile, touches_freeze: bool) -> Result<()> {
-    if !holds(by, CALENDAR_ROLES) {
-        return Err(refused(
-            "calendar_role",
-            format!(
-                "only a release manager or a change manager keeps the release calendar; {} holds {}",
-                by.name,
-                roles_of(by)
-            ),
-        ));
-    }
-    if touches_freeze && !holds(by, crate::FREEZE_OVERRIDE_ROLES) {
-        return Err(refused(
-            "freeze_role",
-            format!(
-                "only a {} can change or remove an existing freeze (anyone who keeps the calendar can add one); {} holds {}",
-                crate::FREEZE_OVERRIDE_ROLES.join(" or "),
-                by.name,
-                roles_of(by)
-            ),
-        ));
+    may(by, Action::KeepCalendar)?;
+    if touches_freeze {
+        may(by, Action::ChangeFreezes)?;
     }
     Ok(())
 }

@@ -2,11 +2,12 @@
 //! audit history), the list, and the approval queue of one person.
 
 use chrono::{DateTime, Utc};
+use release_desk_access::{allowed_on_change, may_on_change, ChangeAction, Parties};
 use release_desk_changes::{
-    assess, check_actor, check_decision, guard_facts, next_state, policy_for, ApprovalPolicy,
-    ArtefactRef, BoundArtefact, ChangeDraft, ChangeId, ChangeRecord, ChangeState, ChangeType,
-    CloseOutcome, Decision, EnvironmentApproval, GuardFacts, Link, LinkKind, Profile, ProfileId,
-    RiskAssessment, RiskInputs, RiskLevel, RiskOverride, Transition, Verdict,
+    assess, check_decision, guard_facts, next_state, policy_for, ApprovalPolicy, ArtefactRef,
+    BoundArtefact, ChangeDraft, ChangeId, ChangeRecord, ChangeState, ChangeType, CloseOutcome,
+    Decision, EnvironmentApproval, GuardFacts, Link, LinkKind, Profile, ProfileId, RiskAssessment,
+    RiskInputs, RiskLevel, RiskOverride, Transition, Verdict,
 };
 use release_desk_domain::{Commit, Digest, Slug};
 use serde::Serialize;
@@ -222,6 +223,10 @@ pub struct ChangeDetail {
     pub approvals: Vec<EnvironmentApproval>,
     pub without_policy: Vec<Slug>,
     pub steps: Vec<StepOption>,
+    /// What the viewer may do to the record beyond its steps (edit,
+    /// reschedule, override its risk or a freeze), as the store decides it;
+    /// empty when nobody is chosen.
+    pub may: Vec<ChangeAction>,
     /// Every decision ever made on the change, oldest first.
     pub decisions: Vec<Decision>,
     pub history: Vec<AuditEntry>,
@@ -274,12 +279,32 @@ fn offered_steps() -> Vec<Transition> {
     ]
 }
 
+/// Whether the change's state lets anyone take `action` now (who may is
+/// `release_desk_access`'s to say): the same rules the writes enforce, so
+/// the UI never offers what the store would refuse.
+pub(crate) fn state_allows(record: &ChangeRecord, action: ChangeAction) -> bool {
+    let planning = record.state.is_editable();
+    match action {
+        ChangeAction::Move => record.state.is_open(),
+        ChangeAction::Edit | ChangeAction::Reschedule => {
+            planning
+                && !(record.kind == release_desk_changes::ChangeType::Standard
+                    && record.state == ChangeState::Scheduled)
+        }
+        ChangeAction::OverrideRisk => planning,
+        ChangeAction::OverrideFreeze => {
+            record.state.is_open() && record.state != ChangeState::Review
+        }
+    }
+}
+
 pub(crate) fn steps_for(
     record: &ChangeRecord,
     facts: &GuardFacts,
     viewer: Option<&Profile>,
 ) -> Vec<StepOption> {
-    let actor_refusal = viewer.and_then(|p| check_actor(record, p).err());
+    let actor_refusal =
+        viewer.and_then(|p| may_on_change(p, &Parties::from(record), ChangeAction::Move).err());
     offered_steps()
         .iter()
         .filter_map(|t| match next_state(record, t, facts) {
@@ -321,6 +346,14 @@ impl Store {
         Ok(ChangeDetail {
             risk: loaded.risk(),
             steps: steps_for(&loaded.record, &facts, viewer),
+            may: viewer
+                .map(|p| {
+                    allowed_on_change(p, &Parties::from(&loaded.record))
+                        .into_iter()
+                        .filter(|a| state_allows(&loaded.record, *a))
+                        .collect()
+                })
+                .unwrap_or_default(),
             approvals: facts.approvals,
             without_policy: facts.without_policy,
             commits: loaded.commits,

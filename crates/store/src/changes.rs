@@ -4,11 +4,11 @@
 //! and appends to the audit log, so either all of it lands or none of it.
 
 use chrono::{DateTime, Utc};
+use release_desk_access::{may_on_change, ChangeAction, Parties};
 use release_desk_audit::EntryDraft;
 use release_desk_changes::{
-    check_actor, check_decision, guard_facts, next_state, policy_for, settle, ApprovalPolicy,
-    ChangeDraft, ChangeId, ChangeRecord, ChangeState, Profile, RiskLevel, RiskOverride, Transition,
-    Verdict,
+    check_decision, guard_facts, next_state, policy_for, settle, ApprovalPolicy, ChangeDraft,
+    ChangeId, ChangeRecord, ChangeState, Profile, RiskLevel, RiskOverride, Transition, Verdict,
 };
 use serde_json::json;
 use sqlx::{Sqlite, SqliteConnection, Transaction};
@@ -159,11 +159,16 @@ pub(crate) fn refused(rule: &'static str, message: String) -> StoreError {
     release_desk_changes::ChangeError::Refused { rule, message }.into()
 }
 
-/// Whether `by` may change what `before` plans: its parties or a manager,
-/// while it is still being planned, and never a scheduled standard change
-/// (pre-approved exactly as it stands).
-pub(crate) fn check_editable(before: &ChangeRecord, by: &Profile) -> Result<()> {
-    check_actor(before, by)?;
+/// Whether `by` may `action` (edit or reschedule) what `before` plans: who
+/// may is [`may_on_change`]'s to say; this adds that the change is still
+/// being planned, and never a scheduled standard change (pre-approved exactly
+/// as it stands).
+pub(crate) fn check_editable(
+    before: &ChangeRecord,
+    by: &Profile,
+    action: ChangeAction,
+) -> Result<()> {
+    may_on_change(by, &Parties::from(before), action)?;
     if !before.state.is_editable() {
         return Err(refused(
             "change_locked",
@@ -328,7 +333,7 @@ impl Store {
             .await
             .map_err(|e| self.refail(e))?
             .record;
-        check_editable(&before, by)?;
+        check_editable(&before, by, ChangeAction::Edit)?;
         if draft.kind != before.kind && before.state != ChangeState::New {
             return Err(refused(
                 "change_kind",
@@ -402,7 +407,7 @@ impl Store {
             .await
             .map_err(|e| self.refail(e))?;
         let record = &loaded.record;
-        check_actor(record, by)?;
+        may_on_change(by, &Parties::from(record), ChangeAction::Move)?;
         let decisions = load_decisions(&mut tx, id.0)
             .await
             .map_err(|e| self.refail(e))?;
@@ -537,13 +542,11 @@ impl Store {
         let loaded = load_for_write(&mut tx, id, seen)
             .await
             .map_err(|e| self.refail(e))?;
-        let is_change_manager = by.roles.iter().any(|r| r.as_str() == "change-manager");
-        if !is_change_manager || loaded.record.is_party(by.id) {
-            return Err(refused(
-                "risk_override",
-                "only a change manager who is not the requester or assignee can override the risk level".into(),
-            ));
-        }
+        may_on_change(
+            by,
+            &Parties::from(&loaded.record),
+            ChangeAction::OverrideRisk,
+        )?;
         if !loaded.record.state.is_editable() {
             return Err(refused(
                 "change_locked",

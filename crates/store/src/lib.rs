@@ -28,11 +28,10 @@ pub use error::{Result, StoreError};
 pub use history::{CellHistory, HistoryEntry, HistoryPage};
 pub use open::{move_aside, supported_schema, testing, OpenReport, DATABASE_FILE};
 pub use promotions::{
-    require_release_manager, ArtefactLocation, GateCheck, PromotionRecord, PromotionRequest,
-    Started, StoredArtefact, TargetBinding, TargetSnapshot, TrustedKey, MANAGE_CREDENTIALS,
-    MAX_MIN_REQUESTS, MAX_P95_MS, MAX_SOAK_SECS, RECORD_LOCATIONS, RELEASE_ROLES,
+    ArtefactLocation, GateCheck, PromotionRecord, PromotionRequest, Started, StoredArtefact,
+    TargetBinding, TargetSnapshot, TrustedKey, MAX_MIN_REQUESTS, MAX_P95_MS, MAX_SOAK_SECS,
 };
-pub use schedule::{PlannedSlot, FREEZE_OVERRIDE_ROLES};
+pub use schedule::PlannedSlot;
 pub use workspace::{LoadSummary, WorkspaceInfo};
 
 use sqlx::SqlitePool;

@@ -17,17 +17,13 @@ use specta::Type;
 use sqlx::{Row, SqliteConnection};
 
 use crate::audit::append;
-use crate::calendar::{holds, load_rules, roles_of};
+use crate::calendar::load_rules;
 use crate::change_queries::load_record;
 use crate::changes::{check_editable, refused, settle_after_write};
 use crate::error::{Result, StoreError};
 use crate::time::{from_ms, to_ms};
 use crate::Store;
-
-/// Roles whose holders may let a change go ahead inside a freeze. A change
-/// manager answers for the change process; a release manager schedules, and
-/// so does not get to lift the freeze on their own plan.
-pub const FREEZE_OVERRIDE_ROLES: &[&str] = &["change-manager"];
+use release_desk_access::{may_on_change, ChangeAction, Parties};
 
 /// How far past a change's end the rules are expanded, so "outside every
 /// window" can name the next opening.
@@ -246,7 +242,7 @@ impl Store {
             .await
             .map_err(|e| self.refail(e))?
             .record;
-        check_editable(&before, by)?;
+        check_editable(&before, by, ChangeAction::Reschedule)?;
         sqlx::query(
             "UPDATE change_records SET planned_start_ms = ?, planned_end_ms = ?, revision = revision + 1, updated_at_ms = ?
              WHERE id = ?",
@@ -277,8 +273,10 @@ impl Store {
         settle_after_write(self, tx, id, now).await
     }
 
-    /// Lets one change go ahead inside one freeze: only for a holder of a
-    /// role in [`FREEZE_OVERRIDE_ROLES`] who is not a party to the change,
+    /// Lets one change go ahead inside one freeze: only for a change manager
+    /// who is not a party to the change ([`ChangeAction::OverrideFreeze`]; a
+    /// release manager schedules, and so does not lift a freeze on their own
+    /// plan),
     /// with a written reason, for the change's current planned window.
     #[allow(clippy::too_many_arguments)] // the change, the revision seen, the freeze, why, who, when
     pub async fn override_freeze(
@@ -291,17 +289,13 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<ChangeRecord> {
         let reason = reason.trim();
-        if !holds(by, FREEZE_OVERRIDE_ROLES) {
-            return Err(refused(
-                "freeze_override_role",
-                format!(
-                    "only a {} can let a change go ahead in a freeze; {} holds {}",
-                    FREEZE_OVERRIDE_ROLES.join(" or "),
-                    by.name,
-                    roles_of(by)
-                ),
-            ));
-        }
+        let mut tx = self.begin_write().await?;
+        // The window the manager looked at: a change moved since is refused.
+        let record = crate::changes::load_for_write(&mut tx, id, seen)
+            .await
+            .map_err(|e| self.refail(e))?
+            .record;
+        may_on_change(by, &Parties::from(&record), ChangeAction::OverrideFreeze)?;
         if reason.is_empty() || reason.chars().count() > MAX_REASON_LEN {
             return Err(release_desk_changes::ChangeError::Invalid {
                 field: "reason",
@@ -310,21 +304,6 @@ impl Store {
                 ),
             }
             .into());
-        }
-        let mut tx = self.begin_write().await?;
-        // The window the manager looked at: a change moved since is refused.
-        let record = crate::changes::load_for_write(&mut tx, id, seen)
-            .await
-            .map_err(|e| self.refail(e))?
-            .record;
-        if record.is_party(by.id) {
-            return Err(refused(
-                "separation_of_duties",
-                format!(
-                    "Separation of duties: you are a party to {}, so someone else must lift the freeze for it",
-                    record.reference
-                ),
-            ));
         }
         if !record.state.is_open() || record.state == ChangeState::Review {
             return Err(refused(

@@ -193,7 +193,7 @@ impl Store {
         by: &Profile,
         now: DateTime<Utc>,
     ) -> Result<PathToLive> {
-        crate::promotions::require_release_manager(by, "reorder the path to live")?;
+        release_desk_access::may(by, release_desk_access::Action::ReorderPath)?;
         let current = self.path_to_live().await?.ok_or_else(|| {
             StoreError::UnknownEnvironment(keys.first().map(|k| k.to_string()).unwrap_or_default())
         })?;

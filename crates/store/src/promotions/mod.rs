@@ -20,17 +20,16 @@ use specta::Type;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
 pub use setup::{
-    require_release_manager, ArtefactLocation, StoredArtefact, TargetBinding, TrustedKey,
-    MANAGE_CREDENTIALS, MAX_MIN_REQUESTS, MAX_P95_MS, MAX_SOAK_SECS, RECORD_LOCATIONS,
-    RELEASE_ROLES,
+    ArtefactLocation, StoredArtefact, TargetBinding, TrustedKey, MAX_MIN_REQUESTS, MAX_P95_MS,
+    MAX_SOAK_SECS,
 };
 
 use crate::audit::append;
-use crate::calendar::{holds, roles_of};
 use crate::changes::{bump, refused, set_state};
 use crate::time::to_ms;
 use crate::{Result, Store, StoreError};
 use facts::gather;
+use release_desk_access::{may, may_put_live, Action};
 
 /// What the target reported when the promotion was asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -195,16 +194,7 @@ impl Store {
         by: &Profile,
         now: DateTime<Utc>,
     ) -> Result<Started> {
-        if !holds(by, &RELEASE_ROLES) {
-            return Err(refused(
-                "not_release_manager",
-                format!(
-                    "only a release manager may promote or roll back; {} holds {}",
-                    by.name,
-                    roles_of(by)
-                ),
-            ));
-        }
+        may(by, Action::Promote)?;
         let mut tx = self.begin_write().await?;
         let existing: Option<i64> =
             sqlx::query_scalar("SELECT id FROM promotions WHERE request_key = ?")
@@ -267,15 +257,13 @@ impl Store {
                 .filter(|r| r.verdict == GateVerdict::Fail)
                 .map(|r| format!("{}: {}", r.label, r.reason))
                 .collect();
-            let sod = approved_it.then(|| {
-                format!(
-                    "Separation of duties: {} approved {}, so someone else must promote it",
-                    by.name,
-                    g.change_id
-                        .map(|id| ChangeId(id).to_string())
-                        .unwrap_or_default()
-                )
-            });
+            let change = g
+                .change_id
+                .map(|id| ChangeId(id).to_string())
+                .unwrap_or_default();
+            let sod = may_put_live(by, &change, approved_it)
+                .err()
+                .map(|e| e.to_string());
             failing.extend(sod.clone());
             // Nothing of the promotion is written, but the attempt is: an
             // auditor asks who tried to ship what, and why it was stopped.

@@ -13,17 +13,11 @@ use specta::Type;
 use sqlx::{Row, SqliteConnection};
 
 use crate::audit::append;
-use crate::calendar::{holds, roles_of};
 use crate::changes::refused;
 use crate::time::{from_ms, to_ms};
 use crate::{Result, Store, StoreError};
+use release_desk_access::{may, Action};
 use release_desk_audit::EntryDraft;
-
-/// What recording an artefact's location is called in a refusal.
-pub const RECORD_LOCATIONS: &str = "record where artefacts are";
-
-/// Who may add trusted keys and bind targets: the people who run releases.
-pub const RELEASE_ROLES: [&str; 1] = ["release-manager"];
 
 /// The longest soak a binding may ask for, the slowest p95 it may allow, and
 /// the most requests it may demand of one sample.
@@ -58,29 +52,11 @@ impl Store {
     }
 }
 
-/// Refuses `by` unless they are a release manager, naming `what` they tried.
-pub fn require_release_manager(by: &Profile, what: &str) -> Result<()> {
-    if holds(by, &RELEASE_ROLES) {
-        return Ok(());
-    }
-    Err(refused(
-        "not_release_manager",
-        format!(
-            "only a release manager may {what}; {} holds {}",
-            by.name,
-            roles_of(by)
-        ),
-    ))
-}
-
-/// What storing or removing a provider credential is called in a refusal.
-pub const MANAGE_CREDENTIALS: &str = "set or remove provider credentials";
-
 impl Store {
     /// Records that `by` stored (`set`) or removed a provider's credential
     /// in the OS keyring. The secret itself is never passed here. Only a
-    /// release manager may; the caller checks with
-    /// [`require_release_manager`] before touching the keyring.
+    /// release manager may; the caller checks [`Action::ManageCredentials`]
+    /// before touching the keyring.
     pub async fn audit_credential(
         &self,
         provider: &str,
@@ -88,7 +64,7 @@ impl Store {
         by: &Profile,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        require_release_manager(by, MANAGE_CREDENTIALS)?;
+        may(by, Action::ManageCredentials)?;
         let mut tx = self.begin_write().await?;
         self.audit_setup(
             &mut tx,
@@ -203,7 +179,7 @@ impl Store {
         by: &Profile,
         now: DateTime<Utc>,
     ) -> Result<TrustedKey> {
-        require_release_manager(by, "add trusted signing keys")?;
+        may(by, Action::ManageTrustedKeys)?;
         parse_public_key(public_key).map_err(|why| refused("invalid_key", why.to_string()))?;
         let key = key_line(public_key).unwrap_or_default().to_owned();
         let label = release_desk_domain::required_text("key label", label)?;
@@ -256,7 +232,7 @@ impl Store {
         by: &Profile,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        require_release_manager(by, "remove trusted signing keys")?;
+        may(by, Action::ManageTrustedKeys)?;
         let mut tx = self.begin_write().await?;
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT key_id, label FROM trusted_keys WHERE id = ?")
@@ -299,7 +275,7 @@ impl Store {
         by: &Profile,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        require_release_manager(by, RECORD_LOCATIONS)?;
+        may(by, Action::RecordArtefactLocations)?;
         let location = release_desk_domain::required_text("artefact location", location)?;
         let mut tx = self.begin_write().await?;
         let row: Option<(i64, String, Option<String>)> = sqlx::query_as(
@@ -385,7 +361,7 @@ impl Store {
         by: &Profile,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        require_release_manager(by, "bind services to deployment targets")?;
+        may(by, Action::BindTargets)?;
         check_binding(binding)?;
         let mut tx = self.begin_write().await?;
         let (s, e) = ids(&mut tx, &binding.service, &binding.environment).await?;

@@ -71,6 +71,8 @@ function setup() {
 		current: { id: 2, name: 'Tom Okafor', email: 'tom@acme.example', roles: ['change-manager'] },
 		profiles: [],
 		knownRoles: [],
+		may: ['raise_changes', 'keep_calendar', 'change_freezes'],
+		refused: [],
 		pending: 2,
 		profileNote: ''
 	};

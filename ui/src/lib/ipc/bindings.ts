@@ -129,6 +129,33 @@ export const events = {
 };
 
 /* Types */
+/**  A power over the whole workspace. */
+export type Action = 
+/**  Raise a change record (its approvals guard what happens next). */
+"raise_changes" | 
+/**  Add release windows and freezes, edit windows, import a calendar. */
+"keep_calendar" | 
+/**  Edit, move, turn into a window or delete an existing freeze. */
+"change_freezes" | 
+/**  Start a promotion or a rollback. */
+"promote" | 
+/**  Change the order of the path to live. */
+"reorder_path" | 
+/**  Trust or distrust artefact signing keys. */
+"manage_trusted_keys" | 
+/**  Bind a service in an environment to a deployment target. */
+"bind_targets" | 
+/**  Record where an artefact's package is. */
+"record_artefact_locations" | 
+/**  Store or remove a provider credential in the OS keyring. */
+"manage_credentials";
+
+/**  An action the current person may not take, and the rule's reason. */
+export type ActionRefusal = {
+	action: Action,
+	reason: string,
+};
+
 export type AppError = {
 	code: string,
 	message: string,
@@ -293,6 +320,19 @@ export type CellHistory = {
 /**  Where and how a chain is broken. `seq` is the first entry that fails. */
 export type ChainBreak = { kind: "edited"; seq: number } | { kind: "brokenLink"; seq: number } | { kind: "missing"; expected: number; found: number } | { kind: "truncated"; last: number; head: number } | { kind: "headMismatch"; seq: number };
 
+/**  A power over one change record. */
+export type ChangeAction = 
+/**  Move it through its lifecycle (submit, request approval, start…). */
+"move" | 
+/**  Edit what it plans. */
+"edit" | 
+/**  Move its planned window. */
+"reschedule" | 
+/**  Set its risk level by hand, with a reason. */
+"override_risk" | 
+/**  Let it go ahead inside a freeze, with a reason. */
+"override_freeze";
+
 /**  Everything the change screen shows. */
 export type ChangeDetail = {
 	record: ChangeRecord,
@@ -301,6 +341,12 @@ export type ChangeDetail = {
 	approvals: EnvironmentApproval[],
 	withoutPolicy: Slug[],
 	steps: StepOption[],
+	/**
+	 *  What the viewer may do to the record beyond its steps (edit,
+	 *  reschedule, override its risk or a freeze), as the store decides it;
+	 *  empty when nobody is chosen.
+	 */
+	may: ChangeAction[],
 	/**  Every decision ever made on the change, oldest first. */
 	decisions: Decision[],
 	history: AuditEntry[],
@@ -1024,6 +1070,13 @@ export type Session = {
 	current: Profile | null,
 	profiles: Profile[],
 	knownRoles: RoleInfo[],
+	/**
+	 *  The workspace-wide actions the current person may take, as the store
+	 *  decides them (`release_desk_access`); the UI offers only these.
+	 */
+	may: Action[],
+	/**  Why each other action is refused, for the UI to say beside it. */
+	refused: ActionRefusal[],
 	pending: number,
 	/**  What a local profile proves (and does not), for the profile picker. */
 	profileNote: string,

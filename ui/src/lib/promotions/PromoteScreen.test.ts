@@ -1,9 +1,23 @@
 import type { GateCheck, PromoteOptions } from '$ipc';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { people } from '$lib/app/people.svelte';
 import PromoteScreen from './PromoteScreen.svelte';
 import { digest, gates, switchedBack } from './fixtures';
+
+// A release manager is at the desk: the store says they may promote.
+beforeEach(() => {
+	people.session = {
+		current: { id: 1, name: 'Priya Shah', email: 'priya@acme.example', roles: ['release-manager'] },
+		profiles: [],
+		knownRoles: [],
+		may: ['raise_changes', 'promote'],
+		refused: [],
+		pending: 0,
+		profileNote: ''
+	};
+});
 
 // Unmount first: the screen stops listening for events through the mocks.
 afterEach(() => {
@@ -61,6 +75,30 @@ describe('PromoteScreen', () => {
 		const failing = screen.getAllByTestId('gate').filter((g) => g.dataset.verdict === 'fail');
 		expect(failing).toHaveLength(1);
 		expect(failing[0]).toHaveTextContent('Previous stage succeeded fails: do something');
+	});
+
+	it('says why, and offers no Promote, when the store says this person may not promote', async () => {
+		const reason = 'only a release manager may promote or roll back; Mei Lin holds product-owner';
+		people.session = {
+			current: { id: 5, name: 'Mei Lin', email: 'mei@acme.example', roles: ['product-owner'] },
+			profiles: [],
+			knownRoles: [],
+			may: ['raise_changes'],
+			refused: [{ action: 'promote', reason }],
+			pending: 0,
+			profileNote: ''
+		};
+		mockIPC((cmd) => {
+			if (cmd === 'promote_options') return options;
+			if (cmd === 'dashboard') return dashboard;
+			if (cmd === 'promotion_gates') return check();
+			if (cmd === 'cell_promotions') return [];
+		}, { shouldMockEvents: true });
+		render(PromoteScreen, { initialEnvironment: 'test' });
+		const button = await screen.findByTestId('promote-button');
+		await waitFor(() => expect(button).toHaveTextContent('Promote 1.1.0 to Test'));
+		expect(button).toBeDisabled();
+		expect(screen.getByTestId('not-permitted-promote')).toHaveTextContent(reason);
 	});
 
 	it('confirms with the artefact, digest and environment, and a second press reuses its request key', async () => {
