@@ -24,7 +24,8 @@ pub use policy::{
     ExpiryAction,
 };
 pub use profile::{
-    KnownRole, Profile, ProfileDraft, ProfileId, Role, ValidProfile, LOCAL_PROFILE_NOTE,
+    actor_label, KnownRole, Profile, ProfileDraft, ProfileId, Role, ValidProfile,
+    LOCAL_PROFILE_NOTE,
 };
 pub use record::{
     check_planned_window, ArtefactRef, BoundArtefact, ChangeDraft, ChangeId, ChangeRecord,

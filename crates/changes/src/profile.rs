@@ -122,6 +122,13 @@ impl Profile {
         self.roles.contains(role)
     }
 
+    /// How the audit log names the person: name, email and profile id, so
+    /// two people with one name are never confused and the entry still reads
+    /// as a sentence. Hashed with the entry like every other field.
+    pub fn actor(&self) -> String {
+        actor_label(&self.name, &self.email, self.id)
+    }
+
     /// Whether the profile holds a role the app gives powers to.
     pub fn holds(&self, role: KnownRole) -> bool {
         self.roles.iter().any(|r| r.as_str() == role.key())
@@ -140,6 +147,11 @@ impl Profile {
                 .join(", ")
         }
     }
+}
+
+/// The audit log's name for a person (see [`Profile::actor`]).
+pub fn actor_label(name: &str, email: &str, id: ProfileId) -> String {
+    format!("{name} <{email}> (profile {})", id.0)
 }
 
 /// A validated draft, ready to store.

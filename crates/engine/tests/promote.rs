@@ -231,7 +231,8 @@ async fn promotions_succeed_refuse_fail_safely_and_roll_back() {
     );
     let refusal = w.store.recent_audit(1).await.unwrap().remove(0);
     assert_eq!(refusal.action, "promotion.refused");
-    assert_eq!(refusal.actor, "Priya");
+    // Named by profile id and email, not a display name two people may share.
+    assert_eq!(refusal.actor, "Priya <priya@example.org> (profile 1)");
     assert!(
         refusal.detail.contains("1.2.0 failed in dev"),
         "{}",
@@ -781,7 +782,7 @@ async fn the_person_who_approved_a_change_cannot_promote_it() {
     assert!(
         audit
             .iter()
-            .any(|e| e.action == "promotion.refused" && e.actor == "Dana"),
+            .any(|e| e.action == "promotion.refused" && e.actor.starts_with("Dana <")),
         "the refusal is audited"
     );
     // Priya raised it but did not approve it: she may.

@@ -208,7 +208,7 @@ impl Store {
             &mut tx,
             EntryDraft {
                 at: now,
-                actor: by.name.clone(),
+                actor: by.actor(),
                 action: "calendar.rule_saved".into(),
                 subject: format!("calendar_rule:{id}"),
                 detail: json!({
@@ -255,7 +255,7 @@ impl Store {
             &mut tx,
             EntryDraft {
                 at: now,
-                actor: by.name.clone(),
+                actor: by.actor(),
                 action: "calendar.rule_deleted".into(),
                 subject: format!("calendar_rule:{id}"),
                 detail: json!({ "title": rule.title, "recurrence": rule.recurrence_text() })
@@ -431,7 +431,7 @@ impl Store {
                 &mut tx,
                 EntryDraft {
                     at: now,
-                    actor: by.name.clone(),
+                    actor: by.actor(),
                     action: "calendar.rule_imported".into(),
                     subject: format!("calendar_rule:{id}"),
                     detail: json!({

@@ -298,7 +298,7 @@ impl Store {
         audit(
             &mut tx,
             id,
-            &by.name,
+            &by.actor(),
             "change.raised",
             json!({
                 "reference": loaded.record.reference,
@@ -387,7 +387,7 @@ impl Store {
                     .map_err(|e| self.fail(e))?;
             }
         }
-        audit(&mut tx, id.0, &by.name, "change.edited", detail, now)
+        audit(&mut tx, id.0, &by.actor(), "change.edited", detail, now)
             .await
             .map_err(|e| self.fail(e))?;
         settle_after_write(self, tx, id, now).await
@@ -457,7 +457,7 @@ impl Store {
             _ => {}
         }
         bump(&mut tx, id.0, now).await.map_err(|e| self.fail(e))?;
-        audit(&mut tx, id.0, &by.name, "change.transition", detail, now)
+        audit(&mut tx, id.0, &by.actor(), "change.transition", detail, now)
             .await
             .map_err(|e| self.fail(e))?;
         commit_and_reload(self, tx, id).await
@@ -508,7 +508,7 @@ impl Store {
         audit(
             &mut tx,
             id.0,
-            &by.name,
+            &by.actor(),
             "change.decision",
             json!({
                 "verdict": verdict.as_str(),
@@ -573,7 +573,7 @@ impl Store {
         audit(
             &mut tx,
             id.0,
-            &by.name,
+            &by.actor(),
             "change.risk_overridden",
             json!({ "computed": computed.as_str(), "level": level.as_str(), "reason": reason }),
             now,

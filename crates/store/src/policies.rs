@@ -85,7 +85,7 @@ impl Store {
             &mut tx,
             EntryDraft {
                 at: now,
-                actor: by.name.clone(),
+                actor: by.actor(),
                 action: "policy.saved".into(),
                 subject,
                 detail,

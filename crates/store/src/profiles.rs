@@ -57,7 +57,7 @@ impl Store {
             &mut tx,
             EntryDraft {
                 at: now,
-                actor: valid.name.clone(),
+                actor: release_desk_changes::actor_label(&valid.name, &valid.email, ProfileId(id)),
                 action: "profile.created".into(),
                 subject: format!("profile:{id}"),
                 detail: detail.to_string(),
@@ -133,7 +133,7 @@ impl Store {
             &mut tx,
             EntryDraft {
                 at: now,
-                actor: profile.name.clone(),
+                actor: profile.actor(),
                 action: "profile.selected".into(),
                 subject: format!("profile:{}", profile.id.0),
                 detail: detail.to_string(),

@@ -258,7 +258,7 @@ impl Store {
             &mut tx,
             EntryDraft {
                 at: now,
-                actor: by.name.clone(),
+                actor: by.actor(),
                 action: "change.rescheduled".into(),
                 subject: format!("change:{}", id.0),
                 detail: json!({
@@ -391,7 +391,7 @@ impl Store {
             &mut tx,
             EntryDraft {
                 at: now,
-                actor: by.name.clone(),
+                actor: by.actor(),
                 action: "calendar.freeze_overridden".into(),
                 subject: format!("change:{}", id.0),
                 detail: json!({

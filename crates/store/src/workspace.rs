@@ -228,7 +228,7 @@ impl Store {
             &mut tx,
             release_desk_audit::EntryDraft {
                 at: now,
-                actor: by.name.clone(),
+                actor: by.actor(),
                 action: "path_to_live.reordered".into(),
                 subject: "path-to-live".into(),
                 detail:

@@ -174,7 +174,10 @@ async fn a_normal_change_is_approved_from_the_queue_and_every_step_is_audited() 
         ]
     );
     assert!(detail.history[3].detail.contains("Looks good"));
-    assert_eq!(detail.history[3].actor, "Sam");
+    assert_eq!(
+        detail.history[3].actor,
+        "Sam <sam@acme-health.example> (profile 2)"
+    );
     assert!(detail.history[4].detail.contains("approvals complete"));
     let v = store.verify_audit().await.unwrap();
     assert!(v.intact, "{}", v.message);

@@ -335,7 +335,7 @@ async fn only_a_change_manager_who_is_not_a_party_lifts_a_freeze_with_a_reason()
         .iter()
         .find(|e| e.action == "calendar.freeze_overridden")
         .unwrap();
-    assert_eq!(entry.actor, "Sam");
+    assert_eq!(entry.actor, "Sam <sam@acme-health.example> (profile 2)");
     assert!(
         entry.detail.contains("Card scheme deadline") && entry.detail.contains("Winter freeze")
     );

@@ -373,7 +373,7 @@ async fn environments_can_be_reordered_by_a_release_manager_but_not_dropped() {
         .iter()
         .find(|e| e.action == "path_to_live.reordered")
         .expect("the reorder is audited");
-    assert_eq!(entry.actor, "Priya");
+    assert_eq!(entry.actor, "Priya <priya@example.org> (profile 1)");
     assert!(
         entry
             .detail

@@ -273,7 +273,7 @@ impl Store {
                 &mut tx,
                 EntryDraft {
                     at: now,
-                    actor: by.name.clone(),
+                    actor: by.actor(),
                     action: "promotion.refused".into(),
                     subject: format!("target:{}/{}", request.service, request.environment),
                     detail: json!({
@@ -397,7 +397,7 @@ impl Store {
         audit(
             &mut tx,
             id,
-            &by.name,
+            &by.actor(),
             "promotion.started",
             json!({
                 "kind": request.kind.as_str(),
@@ -415,7 +415,7 @@ impl Store {
         .await
         .map_err(|e| self.fail(e))?;
         if let Some(cid) = change_id {
-            start_change(&mut tx, cid, id, &by.name, now)
+            start_change(&mut tx, cid, id, &by.actor(), now)
                 .await
                 .map_err(|e| self.refail(e))?;
         }

@@ -40,7 +40,7 @@ impl Store {
             tx,
             EntryDraft {
                 at: now,
-                actor: by.name.clone(),
+                actor: by.actor(),
                 action: action.into(),
                 subject,
                 detail: detail.to_string(),

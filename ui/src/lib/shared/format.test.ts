@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { duration, relativeTime, shortDigest } from './format';
+import { actorParts, duration, relativeTime, shortDigest } from './format';
 
 const now = Date.parse('2026-11-22T12:00:00Z');
 
@@ -27,6 +27,17 @@ describe('duration', () => {
 		expect(duration(151)).toBe('151 ms');
 		expect(duration(0)).toBe('0 ms');
 		expect(duration(999.7)).toBe('1 s');
+	});
+});
+
+describe('actorParts', () => {
+	it('splits a person into name, email and profile id', () => {
+		expect(actorParts('Priya Shah <priya@acme.example> (profile 1)')).toEqual({ name: 'Priya Shah', email: 'priya@acme.example', profile: 1 });
+		expect(actorParts('Ana <b> López <ana@x.example> (profile 12)')).toEqual({ name: 'Ana <b> López', email: 'ana@x.example', profile: 12 });
+	});
+	it('keeps older entries and the app itself as a name', () => {
+		expect(actorParts('Priya Shah')).toEqual({ name: 'Priya Shah', email: null, profile: null });
+		expect(actorParts('Release Desk (promotion engine)').name).toBe('Release Desk (promotion engine)');
 	});
 });
 

@@ -53,3 +53,11 @@ export function shortDigest(digest: string): string {
 export function shortCommit(commit: string): string {
 	return commit.slice(0, 7);
 }
+
+/** The parts of an audit entry's actor, `Name <email> (profile 3)` (entries
+ * written before profiles were named by id and email hold only a name, and
+ * the app's own entries name the app). */
+export function actorParts(actor: string): { name: string; email: string | null; profile: number | null } {
+	const m = /^(.*) <([^<>]*)> \(profile (\d+)\)$/.exec(actor);
+	return m ? { name: m[1], email: m[2], profile: Number(m[3]) } : { name: actor, email: null, profile: null };
+}
