@@ -255,12 +255,24 @@ impl AppState {
             return Ok(None);
         }
         let now = chrono::Utc::now();
-        release_desk_demo::load_demo(&store, &self.paths.data_dir.join("artefacts"), now)
-            .await
-            .map_err(|e| match e {
+        let loaded = release_desk_demo::load_demo_guarded(
+            &store,
+            &self.paths.data_dir.join("artefacts"),
+            now,
+        )
+        .await;
+        if let Err(e) = loaded {
+            // Nothing half-loaded stays: close, put the copy back, reopen.
+            tracing::error!(%e, "the demo did not load; putting the database back");
+            let mut database = self.database.write().await;
+            store.close().await;
+            *self.engine.lock().await = None;
+            *database = open_database(&self.paths).await;
+            return Err(match e {
                 release_desk_demo::SampleError::Store(e) => AppError::from(e),
                 e => AppError::new("demo_sample", e.to_string()),
-            })?;
+            });
+        }
         self.reset_engine().await;
         let info = store.workspace().await?;
         self.refresh_title().await;
@@ -275,6 +287,15 @@ impl AppState {
 }
 
 async fn open_database(paths: &AppPaths) -> Database {
+    // A demo load that did not finish (killed, crashed) is undone before the
+    // file is opened: the database is the whole demo or what it was before.
+    match release_desk_demo::recover_interrupted_load(&paths.database_file()) {
+        Ok(true) => {
+            tracing::warn!("the last demo load did not finish; the database is as it was before it")
+        }
+        Ok(false) => {}
+        Err(e) => tracing::error!(%e, "an interrupted demo load could not be undone"),
+    }
     match Store::open(&paths.database_file()).await {
         Ok((store, report)) => {
             tracing::info!(file = %store.file().display(), applied = ?report.applied, backup = ?report.backup, "database open");

@@ -13,7 +13,7 @@ mod story;
 pub use changes::{demo_changes, play, ChangeScript, ScriptStep, ScriptedChange};
 pub use demo::demo_workspace;
 pub use generated::generated_workspace;
-pub use load::load_demo;
+pub use load::{load_demo, load_demo_guarded, recover_interrupted_load};
 pub use sample::{
     add_sample_service, install_sample_service, package_samples, SampleError, SamplePackages,
 };
