@@ -1,5 +1,5 @@
 //! Issue 12: "the demo loads in several transactions and a kill part-way
-//! leaves it half loaded". The real loader (`release-desk-load-demo`, the
+//! leaves it half loaded". The real loader (`release-desk-db load-demo`, the
 //! same guarded load the app runs) is killed with SIGKILL at many moments;
 //! after the recovery the app runs at start, the database opens and is either
 //! the whole demo or exactly what it was before, with its audit chain intact.
@@ -53,8 +53,9 @@ async fn shape(store: &Store) -> BTreeMap<String, i64> {
 }
 
 fn loader(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_release-desk-load-demo"));
-    c.arg(dir.join(DATABASE_FILE))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_release-desk-db"));
+    c.arg("load-demo")
+        .arg(dir.join(DATABASE_FILE))
         .arg(dir.join("artefacts"))
         .arg(NOW)
         .stdout(Stdio::piped())
@@ -95,7 +96,7 @@ async fn a_demo_load_killed_at_any_moment_leaves_the_whole_demo_or_what_was_ther
         // Kept open until the loader is gone, so it never writes to a closed pipe.
         let mut out = BufReader::new(child.stdout.take().unwrap());
         out.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "loading");
+        assert_eq!(line.trim(), "working");
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill(); // SIGKILL; it may have finished already
         child.wait().unwrap();
