@@ -7,35 +7,36 @@ use release_desk_audit::EntryDraft;
 use release_desk_calendar::{Booking, CalendarRule, RuleDraft, RuleKind, Scope};
 use release_desk_changes::Profile;
 use serde_json::json;
-use sqlx::Row;
 
 use crate::audit::append;
 use crate::error::{malformed, Result, StoreError};
+use crate::row::RowExt;
 use crate::time::to_ms;
 use crate::Store;
 
 fn rule_from(r: &sqlx::sqlite::SqliteRow) -> Result<CalendarRule> {
-    let kind: String = r.get(1);
-    let start: String = r.get(4);
-    let exceptions: String = r.get(7);
-    let scope: String = r.get(8);
+    let r = r.fields("a calendar rule");
+    let kind: &str = r.col(1)?;
+    let start: &str = r.col(4)?;
+    let exceptions: &str = r.col(7)?;
+    let scope: &str = r.col(8)?;
     Ok(CalendarRule {
-        id: r.get(0),
-        kind: match kind.as_str() {
+        id: r.col(0)?,
+        kind: match kind {
             "window" => RuleKind::Window,
             "freeze" => RuleKind::Freeze,
             other => return Err(malformed("a calendar rule's kind")(other.to_owned())),
         },
-        title: r.get(2),
-        zone: r.get(3),
+        title: r.col(2)?,
+        zone: r.col(3)?,
         start: start
             .parse::<NaiveDateTime>()
             .map_err(|e| malformed("a calendar rule's start")(e.to_string()))?,
-        duration_minutes: u32::try_from(r.get::<i64, _>(5)).unwrap_or(0),
-        recurrence: r.get(6),
-        exceptions: serde_json::from_str(&exceptions)
+        duration_minutes: u32::try_from(r.col::<i64>(5)?).unwrap_or(0),
+        recurrence: r.opt(6)?,
+        exceptions: serde_json::from_str(exceptions)
             .map_err(|e| malformed("a calendar rule's exceptions")(e.to_string()))?,
-        scope: serde_json::from_str::<Scope>(&scope)
+        scope: serde_json::from_str::<Scope>(scope)
             .map_err(|e| malformed("a calendar rule's scope")(e.to_string()))?,
     })
 }

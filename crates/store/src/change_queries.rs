@@ -12,11 +12,12 @@ use release_desk_changes::{
 use release_desk_domain::{Commit, Digest, Slug};
 use serde::Serialize;
 use specta::Type;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use crate::audit::AuditEntry;
 use crate::error::{malformed, Result, StoreError};
 use crate::policies::load_policies;
+use crate::row::RowExt;
 use crate::time::from_ms;
 use crate::Store;
 
@@ -66,8 +67,9 @@ pub(crate) async fn load_record(conn: &mut SqliteConnection, id: i64) -> Result<
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StoreError::UnknownChange(id))?;
+    let row = row.fields("a change record");
 
-    let artefact_id: i64 = row.get(9);
+    let artefact_id: i64 = row.col(9)?;
     let services: Vec<String> = sqlx::query_scalar(
         "SELECT s.key FROM change_services cs JOIN services s ON s.id = cs.service_id
          WHERE cs.change_id = ? ORDER BY cs.position",
@@ -94,86 +96,94 @@ pub(crate) async fn load_record(conn: &mut SqliteConnection, id: i64) -> Result<
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| Commit {
-        sha: r.get(0),
-        summary: r.get(1),
-        author: r.get(2),
+    .map(|r| {
+        let r = r.fields("an artefact's commit");
+        Ok(Commit {
+            sha: r.col(0)?,
+            summary: r.col(1)?,
+            author: r.col(2)?,
+        })
     })
-    .collect();
+    .collect::<Result<Vec<_>>>()?;
 
-    let text = |i: usize| -> String { row.get(i) };
-    let kind = ChangeType::parse(&text(1)).ok_or_else(|| malformed("a change type")(text(1)))?;
-    let state = ChangeState::parse(&text(2)).ok_or_else(|| malformed("a change state")(text(2)))?;
-    let risk_override: Option<String> = row.get(23);
-    let risk_override: Option<RiskOverride> = risk_override
-        .map(|j| serde_json::from_str(&j).map_err(|e| malformed("a risk override")(e.to_string())))
+    let kind: String = row.col(1)?;
+    let kind = ChangeType::parse(&kind).ok_or_else(|| malformed("a change type")(kind.clone()))?;
+    let state: String = row.col(2)?;
+    let state =
+        ChangeState::parse(&state).ok_or_else(|| malformed("a change state")(state.clone()))?;
+    let risk_override: Option<RiskOverride> = row
+        .opt::<&str>(23)?
+        .map(|j| serde_json::from_str(j).map_err(|e| malformed("a risk override")(e.to_string())))
         .transpose()?;
-    let outcome: Option<String> = row.get(25);
+    let outcome: Option<&str> = row.opt(25)?;
     let links = links
         .iter()
         .map(|l| {
-            let kind: String = l.get(0);
-            let kind = match kind.as_str() {
+            let l = l.fields("a change record's link");
+            let kind = match l.col::<&str>(0)? {
                 "deployment" => LinkKind::Deployment,
                 "commit" => LinkKind::Commit,
                 "ticket" => LinkKind::Ticket,
                 _ => LinkKind::Url,
             };
-            Link {
+            Ok(Link {
                 kind,
-                value: l.get(1),
-            }
+                value: l.col(1)?,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
+    let mut environment_keys = Vec::with_capacity(environments.len());
+    let mut targets_production = false;
+    for e in &environments {
+        let e = e.fields("a change record's environment");
+        environment_keys.push(Slug::parse(e.col(0)?)?);
+        targets_production |= e.col::<i64>(1)? == 1;
+    }
+    let id = ChangeId(row.col(0)?);
     let record = ChangeRecord {
-        id: ChangeId(row.get(0)),
-        reference: ChangeId(row.get(0)).to_string(),
+        id,
+        reference: id.to_string(),
         kind,
         state,
-        template: row.get(3),
-        title: text(4),
-        description: text(5),
+        template: row.opt(3)?,
+        title: row.col(4)?,
+        description: row.col(5)?,
         services: services
             .iter()
             .map(|s| Slug::parse(s))
             .collect::<std::result::Result<_, _>>()?,
-        environments: environments
-            .iter()
-            .map(|e| Slug::parse(e.get::<&str, _>(0)))
-            .collect::<std::result::Result<_, _>>()?,
+        environments: environment_keys,
         artefact: BoundArtefact {
-            service: Slug::parse(&text(6))?,
-            version: text(7),
-            digest: Digest::parse(&text(8))?,
+            service: Slug::parse(row.col(6)?)?,
+            version: row.col(7)?,
+            digest: Digest::parse(row.col(8)?)?,
         },
-        planned_start: from_ms(row.get(10)),
-        planned_end: from_ms(row.get(11)),
-        implementation_plan: text(12),
-        backout_plan: text(13),
-        test_plan: text(14),
-        requester: ProfileId(row.get(15)),
-        requester_name: text(16),
-        assignee: row.get::<Option<i64>, _>(17).map(ProfileId),
-        assignee_name: row.get(18),
+        planned_start: from_ms(row.col(10)?),
+        planned_end: from_ms(row.col(11)?),
+        implementation_plan: row.col(12)?,
+        backout_plan: row.col(13)?,
+        test_plan: row.col(14)?,
+        requester: ProfileId(row.col(15)?),
+        requester_name: row.col(16)?,
+        assignee: row.opt(17)?.map(ProfileId),
+        assignee_name: row.opt(18)?,
         links,
-        rollback_possible: row.get::<i64, _>(19) == 1,
-        no_rollback_justification: row.get(20),
-        schema_migration: row.get::<i64, _>(21) == 1,
-        files_changed: row
-            .get::<Option<i64>, _>(22)
-            .and_then(|n| u32::try_from(n).ok()),
+        rollback_possible: row.col::<i64>(19)? == 1,
+        no_rollback_justification: row.opt(20)?,
+        schema_migration: row.col::<i64>(21)? == 1,
+        files_changed: row.opt::<i64>(22)?.and_then(|n| u32::try_from(n).ok()),
         risk_override,
-        approval_requested_at: row.get::<Option<i64>, _>(24).map(from_ms),
-        outcome: outcome.as_deref().and_then(CloseOutcome::parse),
-        closing_note: row.get(26),
-        created_at: from_ms(row.get(27)),
-        updated_at: from_ms(row.get(28)),
-        revision: u32::try_from(row.get::<i64, _>(29)).unwrap_or(0),
+        approval_requested_at: row.opt::<i64>(24)?.map(from_ms),
+        outcome: outcome.and_then(CloseOutcome::parse),
+        closing_note: row.opt(26)?,
+        created_at: from_ms(row.col(27)?),
+        updated_at: from_ms(row.col(28)?),
+        revision: u32::try_from(row.col::<i64>(29)?).unwrap_or(0),
     };
     Ok(Loaded {
         record,
         commits,
-        targets_production: environments.iter().any(|e| e.get::<i64, _>(1) == 1),
+        targets_production,
     })
 }
 
@@ -187,18 +197,19 @@ pub(crate) async fn load_decisions(conn: &mut SqliteConnection, id: i64) -> Resu
     .await?;
     rows.iter()
         .map(|r| {
-            let verdict: String = r.get(4);
+            let r = r.fields("a decision");
+            let verdict: String = r.col(4)?;
             Ok(Decision {
-                id: r.get(0),
-                by: ProfileId(r.get(1)),
-                by_name: r.get(2),
-                roles: serde_json::from_str(r.get(3))
+                id: r.col(0)?,
+                by: ProfileId(r.col(1)?),
+                by_name: r.col(2)?,
+                roles: serde_json::from_str(r.col(3)?)
                     .map_err(|e| malformed("a decision's roles")(e.to_string()))?,
                 verdict: Verdict::parse(&verdict)
                     .ok_or_else(|| malformed("a verdict")(verdict.clone()))?,
-                comment: r.get(5),
-                at: from_ms(r.get(6)),
-                digest: Digest::parse(r.get(7))?,
+                comment: r.col(5)?,
+                at: from_ms(r.col(6)?),
+                digest: Digest::parse(r.col(7)?)?,
             })
         })
         .collect()
@@ -391,31 +402,30 @@ impl Store {
         .await
         .map_err(|e| self.fail(e))?;
         let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let text = |i: usize| -> String { row.get(i) };
+        for row in &rows {
+            let row = row.fields("a change record");
+            let kind: String = row.col(1)?;
             let kind =
-                ChangeType::parse(&text(1)).ok_or_else(|| malformed("a change type")(text(1)))?;
-            let state =
-                ChangeState::parse(&text(2)).ok_or_else(|| malformed("a change state")(text(2)))?;
+                ChangeType::parse(&kind).ok_or_else(|| malformed("a change type")(kind.clone()))?;
+            let state: String = row.col(2)?;
+            let state = ChangeState::parse(&state)
+                .ok_or_else(|| malformed("a change state")(state.clone()))?;
             let risk_override: Option<RiskOverride> = row
-                .get::<Option<String>, _>(12)
+                .opt::<&str>(12)?
                 .map(|j| {
-                    serde_json::from_str(&j)
-                        .map_err(|e| malformed("a risk override")(e.to_string()))
+                    serde_json::from_str(j).map_err(|e| malformed("a risk override")(e.to_string()))
                 })
                 .transpose()?;
-            let planned_start = from_ms(row.get(6));
-            let planned_end = from_ms(row.get(7));
+            let planned_start = from_ms(row.col(6)?);
+            let planned_end = from_ms(row.col(7)?);
             let risk = assess(
                 &RiskInputs {
                     kind,
-                    commits: u32::try_from(row.get::<i64, _>(15)).unwrap_or(u32::MAX),
-                    files_changed: row
-                        .get::<Option<i64>, _>(11)
-                        .and_then(|n| u32::try_from(n).ok()),
-                    rollback_possible: row.get::<i64, _>(9) == 1,
-                    schema_migration: row.get::<i64, _>(10) == 1,
-                    targets_production: row.get::<i64, _>(17) == 1,
+                    commits: u32::try_from(row.col::<i64>(15)?).unwrap_or(u32::MAX),
+                    files_changed: row.opt::<i64>(11)?.and_then(|n| u32::try_from(n).ok()),
+                    rollback_possible: row.col::<i64>(9)? == 1,
+                    schema_migration: row.col::<i64>(10)? == 1,
+                    targets_production: row.col::<i64>(17)? == 1,
                     planned_start,
                     planned_end,
                 },
@@ -423,28 +433,28 @@ impl Store {
             )
             .level;
             let environments = row
-                .get::<Option<String>, _>(16)
+                .opt::<&str>(16)?
                 .unwrap_or_default()
                 .split(',')
                 .filter(|k| !k.is_empty())
                 .map(Slug::parse)
                 .collect::<std::result::Result<Vec<_>, _>>()?;
-            let id: i64 = row.get(0);
+            let id: i64 = row.col(0)?;
             out.push(ChangeSummary {
                 id: ChangeId(id),
                 reference: ChangeId(id).to_string(),
                 kind,
                 state,
-                title: text(3),
-                service: Slug::parse(&text(4))?,
-                version: text(5),
+                title: row.col(3)?,
+                service: Slug::parse(row.col(4)?)?,
+                version: row.col(5)?,
                 environments,
                 planned_start,
                 planned_end,
-                requester_name: text(8),
+                requester_name: row.col(8)?,
                 risk,
-                updated_at: from_ms(row.get(13)),
-                revision: u32::try_from(row.get::<i64, _>(14)).unwrap_or(0),
+                updated_at: from_ms(row.col(13)?),
+                revision: u32::try_from(row.col::<i64>(14)?).unwrap_or(0),
             });
         }
         Ok(out)

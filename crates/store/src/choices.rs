@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use release_desk_domain::{Digest, Slug};
 use serde::Serialize;
 use specta::Type;
-use sqlx::Row;
 
 use crate::error::Result;
+use crate::row::RowExt;
 use crate::time::from_ms;
 use crate::Store;
 
@@ -45,21 +45,22 @@ impl Store {
         .await
         .map_err(|e| self.fail(e))?;
         let mut out: Vec<ServiceChoice> = Vec::new();
-        for r in rows {
-            let key = Slug::parse(r.get(0))?;
+        for r in &rows {
+            let r = r.fields("an artefact");
+            let key = Slug::parse(r.col(0)?)?;
             if out.last().is_none_or(|s| s.key != key) {
                 out.push(ServiceChoice {
                     key: key.clone(),
-                    name: r.get(1),
+                    name: r.col(1)?,
                     artefacts: Vec::new(),
                 });
             }
             if let Some(service) = out.last_mut() {
                 service.artefacts.push(ArtefactChoice {
-                    version: r.get(2),
-                    digest: Digest::parse(r.get(3))?,
-                    created_at: from_ms(r.get(4)),
-                    commits: u32::try_from(r.get::<i64, _>(5)).unwrap_or(0),
+                    version: r.col(2)?,
+                    digest: Digest::parse(r.col(3)?)?,
+                    created_at: from_ms(r.col(4)?),
+                    commits: u32::try_from(r.col::<i64>(5)?).unwrap_or(0),
                 });
             }
         }

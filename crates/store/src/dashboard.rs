@@ -7,10 +7,10 @@ use release_desk_domain::{
 };
 use serde::Serialize;
 use specta::Type;
-use sqlx::Row;
 
 use crate::error::Result;
 use crate::records::outcome;
+use crate::row::RowExt;
 use crate::time::from_ms;
 use crate::Store;
 
@@ -118,8 +118,9 @@ impl Store {
         let mut environments = Vec::with_capacity(environments_rows.len());
         let mut environment_keys = std::collections::HashMap::new();
         for r in &environments_rows {
-            let env = Environment::new(r.get(1), r.get(2), r.get::<i64, _>(3) == 1)?;
-            environment_keys.insert(r.get::<i64, _>(0), env.key.to_string());
+            let r = r.fields("an environment");
+            let env = Environment::new(r.col(1)?, r.col(2)?, r.col::<i64>(3)? == 1)?;
+            environment_keys.insert(r.col::<i64>(0)?, env.key.to_string());
             environments.push(env);
         }
 
@@ -132,8 +133,9 @@ impl Store {
         let mut rows = Vec::with_capacity(service_rows.len());
         let mut row_index = std::collections::HashMap::new();
         for r in &service_rows {
-            let service = Service::new(r.get(1), r.get(2), r.get(3), r.get(4))?;
-            row_index.insert(r.get::<i64, _>(0), rows.len());
+            let r = r.fields("a service");
+            let service = Service::new(r.col(1)?, r.col(2)?, r.opt(3)?, r.opt(4)?)?;
+            row_index.insert(r.col::<i64>(0)?, rows.len());
             rows.push(DashboardRow {
                 service,
                 cells: Vec::with_capacity(environments.len()),
@@ -146,18 +148,19 @@ impl Store {
             .map_err(|e| self.fail(e))?;
         tx.rollback().await.map_err(|e| self.fail(e))?;
         for r in &cells {
+            let r = r.fields("a deployment");
             // Same snapshot as the service list, so every cell has its row.
-            let Some(&index) = row_index.get(&r.get::<i64, _>(0)) else {
+            let Some(&index) = row_index.get(&r.col::<i64>(0)?) else {
                 continue;
             };
             let environment = environment_keys
-                .get(&r.get::<i64, _>(1))
+                .get(&r.col::<i64>(1)?)
                 .cloned()
                 .unwrap_or_default();
-            let current = stage_version(r.get(2), r.get(3), r.get(4))?;
-            let previous = stage_version(r.get(6), r.get(7), r.get(8))?;
-            let builds_between: Option<i64> = r.get(9);
-            let first_stage: bool = r.get(17);
+            let current = stage_version(r.opt(2)?, r.opt(3)?, r.opt(4)?)?;
+            let previous = stage_version(r.opt(6)?, r.opt(7)?, r.opt(8)?)?;
+            let builds_between: Option<i64> = r.opt(9)?;
+            let first_stage: bool = r.col(17)?;
             let previous = match (&previous, first_stage) {
                 (_, true) => PreviousStage::None,
                 (Some(version), false) => PreviousStage::Runs(version),
@@ -166,7 +169,7 @@ impl Store {
             let drift = drift_between(previous, current.as_ref(), |_, _| {
                 crate::workspace::count(builds_between.unwrap_or(0))
             });
-            let deployed = match (current, r.get::<Option<i64>, _>(5)) {
+            let deployed = match (current, r.opt::<i64>(5)?) {
                 (Some(v), Some(at)) => Some(DeployedVersion {
                     version: v.version,
                     digest: v.digest,
@@ -174,15 +177,15 @@ impl Store {
                 }),
                 _ => None,
             };
-            let last = match r.get::<Option<i64>, _>(10) {
+            let last = match r.opt::<i64>(10)? {
                 Some(id) => Some(LastDeployment {
                     id: crate::workspace::count(id),
-                    version: r.get(11),
-                    outcome: outcome(self, r.get(12))?,
-                    started_at: from_ms(r.get(13)),
-                    finished_at: r.get::<Option<i64>, _>(14).map(from_ms),
-                    actor: r.get(15),
-                    failure_reason: r.get(16),
+                    version: r.col(11)?,
+                    outcome: outcome(self, r.col(12)?)?,
+                    started_at: from_ms(r.col(13)?),
+                    finished_at: r.opt::<i64>(14)?.map(from_ms),
+                    actor: r.col(15)?,
+                    failure_reason: r.opt(16)?,
                 }),
                 None => None,
             };

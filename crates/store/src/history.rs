@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use release_desk_domain::{Digest, Leg, Outcome, Slug};
 use serde::{Deserialize, Serialize};
 use specta::Type;
-use sqlx::Row;
 
 use crate::error::{Result, StoreError};
 use crate::records::outcome;
+use crate::row::RowExt;
 use crate::time::{from_ms, to_ms};
 use crate::workspace::count;
 use crate::Store;
@@ -71,11 +71,12 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| self.fail(e))?;
+        let ids = ids.fields("a service or environment id");
         let service_id: i64 = ids
-            .get::<Option<i64>, _>(0)
+            .opt(0)?
             .ok_or_else(|| StoreError::UnknownService(service.to_string()))?;
         let environment_id: i64 = ids
-            .get::<Option<i64>, _>(1)
+            .opt(1)?
             .ok_or_else(|| StoreError::UnknownEnvironment(environment.to_string()))?;
 
         let total: i64 = sqlx::query_scalar(
@@ -116,26 +117,24 @@ impl Store {
         let more = rows.len() > limit as usize;
         let mut entries = Vec::with_capacity(rows.len().min(limit as usize));
         for r in rows.iter().take(limit as usize) {
-            let started: i64 = r.get(9);
-            let finished: Option<i64> = r.get(10);
+            let r = r.fields("a deployment");
+            let started: i64 = r.col(9)?;
+            let finished: Option<i64> = r.opt(10)?;
             entries.push(HistoryEntry {
-                id: count(r.get(0)),
-                artefact_name: r.get(1),
-                version: r.get(2),
-                digest: Digest::parse(r.get(3))?,
-                source_commit: r.get(4),
-                build_url: r.get(5),
-                signed: r.get(6),
-                leg: r
-                    .get::<Option<String>, _>(7)
-                    .as_deref()
-                    .and_then(Leg::parse),
-                actor: r.get(8),
+                id: count(r.col(0)?),
+                artefact_name: r.col(1)?,
+                version: r.col(2)?,
+                digest: Digest::parse(r.col(3)?)?,
+                source_commit: r.col(4)?,
+                build_url: r.opt(5)?,
+                signed: r.col(6)?,
+                leg: r.opt::<&str>(7)?.and_then(Leg::parse),
+                actor: r.col(8)?,
                 started_at: from_ms(started),
                 finished_at: finished.map(from_ms),
                 duration_ms: finished.map(|f| count(f - started)),
-                outcome: outcome(self, r.get(11))?,
-                failure_reason: r.get(12),
+                outcome: outcome(self, r.col(11)?)?,
+                failure_reason: r.opt(12)?,
             });
         }
         Ok(CellHistory {

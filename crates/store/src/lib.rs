@@ -15,6 +15,7 @@ mod policies;
 mod profiles;
 mod promotions;
 mod records;
+mod row;
 mod schedule;
 mod time;
 mod workspace;

@@ -5,11 +5,12 @@
 use chrono::Utc;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{is_corruption, Result, StoreError};
+use crate::row::RowExt;
 use crate::Store;
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -101,8 +102,17 @@ async fn prepare_schema(pool: &SqlitePool, file: &Path) -> Result<OpenReport> {
             .await
             .map_err(|e| classify_open_error(file, e))?
             .iter()
-            .map(|r| r.get::<i64, _>(0))
-            .collect()
+            .map(|r| r.fields("the record of applied upgrades").col::<i64>(0))
+            .collect::<Result<_>>()
+            // Without a readable record of its upgrades the file cannot be
+            // opened at all, so it is unusable and may be moved aside.
+            .map_err(|e| match e {
+                StoreError::Malformed { what, detail } => StoreError::Corrupt {
+                    file: file.to_path_buf(),
+                    detail: format!("{what} is malformed: {detail}"),
+                },
+                other => other,
+            })?
     } else {
         Vec::new()
     };

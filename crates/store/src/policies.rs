@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use release_desk_audit::EntryDraft;
 use release_desk_changes::{default_policies, ApprovalPolicy, Profile};
-use sqlx::Row;
 
 use crate::audit::append;
 use crate::error::{Result, StoreError};
+use crate::row::RowExt;
 use crate::Store;
 
 const ANY_ENVIRONMENT: &str = "*";
@@ -23,7 +23,8 @@ pub(crate) async fn load_policies(
     }
     rows.iter()
         .map(|r| {
-            serde_json::from_str::<ApprovalPolicy>(r.get(0)).map_err(|e| StoreError::Malformed {
+            let body: &str = r.fields("an approval policy").col(0)?;
+            serde_json::from_str::<ApprovalPolicy>(body).map_err(|e| StoreError::Malformed {
                 what: "an approval policy",
                 detail: e.to_string(),
             })

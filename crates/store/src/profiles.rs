@@ -4,25 +4,25 @@
 use chrono::{DateTime, Utc};
 use release_desk_audit::EntryDraft;
 use release_desk_changes::{Profile, ProfileDraft, ProfileId, Role};
-use sqlx::Row;
 
 use crate::audit::append;
 use crate::error::{Result, StoreError};
+use crate::row::RowExt;
 use crate::time::to_ms;
 use crate::Store;
 
 const CURRENT_PROFILE: &str = "current_profile";
 
 pub(crate) fn profile_from(r: &sqlx::sqlite::SqliteRow) -> Result<Profile> {
-    let roles: String = r.get(3);
-    let roles: Vec<Role> = serde_json::from_str(&roles).map_err(|e| StoreError::Malformed {
+    let r = r.fields("a profile");
+    let roles: Vec<Role> = serde_json::from_str(r.col(3)?).map_err(|e| StoreError::Malformed {
         what: "a profile's roles",
         detail: e.to_string(),
     })?;
     Ok(Profile {
-        id: ProfileId(r.get(0)),
-        name: r.get(1),
-        email: r.get(2),
+        id: ProfileId(r.col(0)?),
+        name: r.col(1)?,
+        email: r.col(2)?,
         roles,
     })
 }

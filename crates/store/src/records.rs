@@ -4,9 +4,10 @@ use release_desk_domain::{
     check_registration, Artefact, ArtefactDraft, Deployment, DeploymentDraft, Leg, Outcome,
     Registration,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use crate::error::{Result, StoreError};
+use crate::row::RowExt;
 use crate::time::{from_ms, to_ms};
 use crate::Store;
 
@@ -167,18 +168,19 @@ impl Store {
         .await
         .map_err(|e| self.fail(e))?;
         let Some(r) = row else { return Ok(None) };
+        let r = r.fields("an artefact");
         let artefact = Artefact::new(ArtefactDraft {
             service: release_desk_domain::Slug::parse(service_key)?,
-            name: r.get(1),
-            version: r.get(2),
-            digest: r.get(3),
-            source_commit: r.get(4),
-            build_url: r.get(5),
-            created_at: from_ms(r.get(6)),
-            signature: r.get(7),
+            name: r.col(1)?,
+            version: r.col(2)?,
+            digest: r.col(3)?,
+            source_commit: r.col(4)?,
+            build_url: r.opt(5)?,
+            created_at: from_ms(r.col(6)?),
+            signature: r.opt(7)?,
             commits: Vec::new(),
         })?;
-        Ok(Some((r.get(0), artefact)))
+        Ok(Some((r.col(0)?, artefact)))
     }
 }
 

@@ -14,13 +14,14 @@ use release_desk_domain::{Digest, Slug};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use specta::Type;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use crate::audit::append;
 use crate::calendar::load_rules;
 use crate::change_queries::load_record;
 use crate::changes::{check_editable, refused, settle_after_write};
 use crate::error::{Result, StoreError};
+use crate::row::RowExt;
 use crate::time::{from_ms, to_ms};
 use crate::Store;
 use release_desk_access::{may_on_change, ChangeAction, Parties};
@@ -47,7 +48,7 @@ pub struct PlannedSlot {
 /// Every freeze override still bound to its change's current planned window.
 async fn current_overrides(
     conn: &mut SqliteConnection,
-) -> sqlx::Result<HashMap<i64, Vec<FreezeOverride>>> {
+) -> Result<HashMap<i64, Vec<FreezeOverride>>> {
     let rows = sqlx::query(
         "SELECT o.change_id, o.rule_id, o.by_name, o.reason, o.at_ms, o.occurrence_start_ms
          FROM freeze_overrides o JOIN change_records c ON c.id = o.change_id
@@ -57,14 +58,18 @@ async fn current_overrides(
     .fetch_all(&mut *conn)
     .await?;
     let mut by_change: HashMap<i64, Vec<FreezeOverride>> = HashMap::new();
-    for r in rows {
-        by_change.entry(r.get(0)).or_default().push(FreezeOverride {
-            rule_id: r.get(1),
-            occurrence_start: from_ms(r.get(5)),
-            by: r.get(2),
-            reason: r.get(3),
-            at: from_ms(r.get(4)),
-        });
+    for r in &rows {
+        let r = r.fields("a freeze override");
+        by_change
+            .entry(r.col(0)?)
+            .or_default()
+            .push(FreezeOverride {
+                rule_id: r.col(1)?,
+                occurrence_start: from_ms(r.col(5)?),
+                by: r.col(2)?,
+                reason: r.col(3)?,
+                at: from_ms(r.col(4)?),
+            });
     }
     Ok(by_change)
 }
@@ -87,17 +92,18 @@ pub(crate) async fn load_bookings(conn: &mut SqliteConnection) -> Result<Vec<Boo
     let overrides = current_overrides(conn).await?;
     rows.iter()
         .map(|r| {
-            let id: i64 = r.get(0);
+            let r = r.fields("a change record's booking");
+            let id: i64 = r.col(0)?;
             Ok(Booking {
                 id,
                 reference: ChangeId(id).to_string(),
-                service: Slug::parse(r.get(1))?,
-                environment: Slug::parse(r.get(2))?,
-                stage: u32::try_from(r.get::<i64, _>(3)).unwrap_or(0),
-                production: r.get::<i64, _>(4) == 1,
-                digest: Digest::parse(r.get(5))?,
-                start: from_ms(r.get(6)),
-                end: from_ms(r.get(7)),
+                service: Slug::parse(r.col(1)?)?,
+                environment: Slug::parse(r.col(2)?)?,
+                stage: u32::try_from(r.col::<i64>(3)?).unwrap_or(0),
+                production: r.col::<i64>(4)? == 1,
+                digest: Digest::parse(r.col(5)?)?,
+                start: from_ms(r.col(6)?),
+                end: from_ms(r.col(7)?),
                 overrides: overrides.get(&id).cloned().unwrap_or_default(),
             })
         })
@@ -197,6 +203,7 @@ impl Store {
                 .await
                 .map_err(|e| self.fail(e))?
                 .ok_or_else(|| StoreError::UnknownEnvironment(env.to_string()))?;
+            let row = row.fields("an environment");
             planned.push(Booking {
                 id: own.unwrap_or(i64::MIN),
                 reference: slot
@@ -204,8 +211,8 @@ impl Store {
                     .map_or_else(|| "this change".to_owned(), |c| c.to_string()),
                 service: Slug::parse(&service)?,
                 environment: env.clone(),
-                stage: u32::try_from(row.get::<i64, _>(0)).unwrap_or(0),
-                production: row.get::<i64, _>(1) == 1,
+                stage: u32::try_from(row.col::<i64>(0)?).unwrap_or(0),
+                production: row.col::<i64>(1)? == 1,
                 digest: Digest::parse(&digest)?,
                 start: slot.start,
                 end: slot.end,

@@ -6,10 +6,10 @@ use release_desk_changes::Profile;
 use release_desk_domain::{Environment, PathToLive, Slug, WorkspaceSeed};
 use serde::Serialize;
 use specta::Type;
-use sqlx::Row;
 use std::collections::HashMap;
 
 use crate::error::{Result, StoreError};
+use crate::row::RowExt;
 use crate::time::{from_ms, to_ms};
 use crate::Store;
 
@@ -47,14 +47,18 @@ impl Store {
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.fail(e))?;
-        Ok(row.map(|r| WorkspaceInfo {
-            name: r.get(0),
-            demo: r.get::<i64, _>(1) == 1,
-            created_at: from_ms(r.get(2)),
-            services: count(r.get(3)),
-            environments: count(r.get(4)),
-            deployments: count(r.get(5)),
-        }))
+        row.map(|r| {
+            let r = r.fields("the workspace");
+            Ok(WorkspaceInfo {
+                name: r.col(0)?,
+                demo: r.col::<i64>(1)? == 1,
+                created_at: from_ms(r.col(2)?),
+                services: count(r.col(3)?),
+                environments: count(r.col(4)?),
+                deployments: count(r.col(5)?),
+            })
+        })
+        .transpose()
     }
 
     /// Loads a whole workspace into an empty database in one transaction:
@@ -177,8 +181,15 @@ impl Store {
         }
         let stages = rows
             .iter()
-            .map(|r| Environment::new(r.get(0), r.get(1), r.get::<i64, _>(2) == 1))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|r| {
+                let r = r.fields("an environment");
+                Ok(Environment::new(
+                    r.col(0)?,
+                    r.col(1)?,
+                    r.col::<i64>(2)? == 1,
+                )?)
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Some(PathToLive::new(stages)?))
     }
 

@@ -9,12 +9,13 @@ use release_desk_domain::{Digest, Slug};
 use release_desk_promotion::{
     CalendarFact, ChangeFact, GateFacts, LockFact, PreviousStageFact, PromotionKind,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::setup::load_trusted_keys;
 use crate::calendar::load_rules;
 use crate::change_queries::{load_decisions, load_record};
 use crate::policies::load_policies;
+use crate::row::RowExt;
 use crate::schedule::{expand_all, load_bookings};
 use crate::time::from_ms;
 use crate::{Result, StoreError};
@@ -55,15 +56,17 @@ pub(crate) async fn gather(
         service: service.to_string(),
         version: version.to_owned(),
     })?;
-    let artefact_id: i64 = artefact.get(0);
-    let digest = Digest::parse(artefact.get(1))?;
+    let artefact = artefact.fields("an artefact");
+    let artefact_id: i64 = artefact.col(0)?;
+    let digest = Digest::parse(artefact.col(1)?)?;
     let env = sqlx::query("SELECT id, position, production FROM environments WHERE key = ?")
         .bind(environment.as_str())
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| StoreError::UnknownEnvironment(environment.to_string()))?;
-    let (environment_id, position): (i64, i64) = (env.get(0), env.get(1));
-    let production = env.get::<i64, _>(2) == 1;
+    let env = env.fields("an environment");
+    let (environment_id, position): (i64, i64) = (env.col(0)?, env.col(1)?);
+    let production = env.col::<i64>(2)? == 1;
 
     let earlier = sqlx::query(
         "SELECT e.key,
@@ -81,15 +84,15 @@ pub(crate) async fn gather(
     let earlier_stages = earlier
         .iter()
         .map(|r| {
-            let outcome: Option<String> = r.get(1);
+            let r = r.fields("an earlier stage's deployment");
             Ok(PreviousStageFact {
-                environment: Slug::parse(r.get(0))?,
-                succeeded: match outcome.as_deref() {
+                environment: Slug::parse(r.col(0)?)?,
+                succeeded: match r.opt::<&str>(1)? {
                     Some("succeeded") => Some(true),
                     Some("failed" | "rolled_back") => Some(false),
                     _ => None,
                 },
-                at: r.get::<Option<i64>, _>(2).map(from_ms),
+                at: r.opt::<i64>(2)?.map(from_ms),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -107,7 +110,7 @@ pub(crate) async fn gather(
                   c.planned_start_ms, c.id
          LIMIT 1",
     )
-    .bind(artefact.get::<i64, _>(4))
+    .bind(artefact.col::<i64>(4)?)
     .bind(environment_id)
     .bind(artefact_id)
     .fetch_optional(&mut *conn)
@@ -186,12 +189,13 @@ pub(crate) async fn gather(
     .fetch_optional(&mut *conn)
     .await?
     .map(|r| {
+        let r = r.fields("an environment lock");
         Ok::<_, StoreError>(LockFact {
-            promotion: r.get(0),
-            service: Slug::parse(r.get(1))?,
-            version: r.get(2),
-            by: r.get(3),
-            since: from_ms(r.get(4)),
+            promotion: r.col(0)?,
+            service: Slug::parse(r.col(1)?)?,
+            version: r.col(2)?,
+            by: r.col(3)?,
+            since: from_ms(r.col(4)?),
         })
     })
     .transpose()?;
@@ -203,7 +207,7 @@ pub(crate) async fn gather(
             environment: environment.clone(),
             version: version.to_owned(),
             digest,
-            signature: artefact.get(2),
+            signature: artefact.opt(2)?,
             trusted_keys: load_trusted_keys(conn).await?,
             earlier_stages,
             change,

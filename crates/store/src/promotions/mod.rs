@@ -17,7 +17,7 @@ use release_desk_promotion::{
 use serde::Serialize;
 use serde_json::json;
 use specta::Type;
-use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 pub use setup::{
     ArtefactLocation, StoredArtefact, TargetBinding, TrustedKey, MAX_MIN_REQUESTS, MAX_P95_MS,
@@ -26,6 +26,7 @@ pub use setup::{
 
 use crate::audit::append;
 use crate::changes::{bump, refused, set_state};
+use crate::row::RowExt;
 use crate::time::to_ms;
 use crate::{Result, Store, StoreError};
 use facts::gather;
@@ -131,14 +132,15 @@ async fn binding_of(
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|r| {
-        let s: String = r.get(0);
+        let r = r.fields("a deployment target");
+        let s: &str = r.col(0)?;
         Ok((
-            Strategy::parse(&s).ok_or_else(|| malformed(format!("unknown strategy {s}")))?,
-            u32::try_from(r.get::<i64, _>(1)).unwrap_or(0),
+            Strategy::parse(s).ok_or_else(|| malformed(format!("unknown strategy {s}")))?,
+            u32::try_from(r.col::<i64>(1)?).unwrap_or(0),
             SoakThresholds {
-                max_error_rate_pct: r.get(2),
-                max_p95_ms: r.get(3),
-                min_requests: u32::try_from(r.get::<i64, _>(4)).unwrap_or(0),
+                max_error_rate_pct: r.col(2)?,
+                max_p95_ms: r.col(3)?,
+                min_requests: u32::try_from(r.col::<i64>(4)?).unwrap_or(0),
             },
         ))
     })
@@ -570,8 +572,11 @@ impl Store {
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.fail(e))?;
-        row.map(|r| Ok((r.get(0), Digest::parse(r.get(1))?)))
-            .transpose()
+        row.map(|r| {
+            let r = r.fields("a release");
+            Ok((r.col(0)?, Digest::parse(r.col(1)?)?))
+        })
+        .transpose()
     }
 }
 
@@ -605,7 +610,8 @@ async fn load(conn: &mut SqliteConnection, id: i64) -> Result<(Promotion, Row_)>
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| refused("unknown_promotion", format!("there is no promotion #{id}")))?;
-    let mut promotion: Promotion = serde_json::from_str(row.get(0)).map_err(malformed)?;
+    let row = row.fields("a promotion");
+    let mut promotion: Promotion = serde_json::from_str(row.col(0)?).map_err(malformed)?;
     let events: Vec<String> = sqlx::query_scalar(
         "SELECT event FROM promotion_events WHERE promotion_id = ? ORDER BY seq",
     )
@@ -621,12 +627,12 @@ async fn load(conn: &mut SqliteConnection, id: i64) -> Result<(Promotion, Row_)>
     Ok((
         promotion,
         Row_ {
-            gates: row.get(1),
-            change_id: row.get(2),
-            location: row.get(3),
-            signature: row.get(4),
-            service_id: row.get(5),
-            environment_id: row.get(6),
+            gates: row.col(1)?,
+            change_id: row.opt(2)?,
+            location: row.opt(3)?,
+            signature: row.opt(4)?,
+            service_id: row.col(5)?,
+            environment_id: row.col(6)?,
         },
     ))
 }

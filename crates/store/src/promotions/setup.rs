@@ -10,10 +10,11 @@ use release_desk_provider::{key_id, key_line, parse_public_key};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use specta::Type;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use crate::audit::append;
 use crate::changes::refused;
+use crate::row::RowExt;
 use crate::time::{from_ms, to_ms};
 use crate::{Result, Store, StoreError};
 use release_desk_access::{may, Action};
@@ -157,17 +158,19 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.fail(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| TrustedKey {
-                id: r.get(0),
-                public_key: r.get(1),
-                key_id: r.get(2),
-                label: r.get(3),
-                added_by: r.get(4),
-                added_at: from_ms(r.get(5)),
+        rows.iter()
+            .map(|r| {
+                let r = r.fields("a trusted key");
+                Ok(TrustedKey {
+                    id: r.col(0)?,
+                    public_key: r.col(1)?,
+                    key_id: r.col(2)?,
+                    label: r.col(3)?,
+                    added_by: r.col(4)?,
+                    added_at: from_ms(r.col(5)?),
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Trusts a minisign public key. Only release managers may; audited.
@@ -339,14 +342,15 @@ impl Store {
         .map_err(|e| self.fail(e))?;
         rows.iter()
             .map(|r| {
+                let r = r.fields("an artefact's location");
                 Ok(ArtefactLocation {
-                    service: Slug::parse(r.get(0))?,
-                    service_name: r.get(1),
-                    version: r.get(2),
-                    digest: release_desk_domain::Digest::parse(r.get(3))?,
-                    signed: r.get(4),
-                    location: r.get(5),
-                    created_at: from_ms(r.get(6)),
+                    service: Slug::parse(r.col(0)?)?,
+                    service_name: r.col(1)?,
+                    version: r.col(2)?,
+                    digest: release_desk_domain::Digest::parse(r.col(3)?)?,
+                    signed: r.col(4)?,
+                    location: r.opt(5)?,
+                    created_at: from_ms(r.col(6)?),
                 })
             })
             .collect()
@@ -383,7 +387,9 @@ impl Store {
                 ),
             ));
         }
-        let before = binding_row(&mut tx, s, e).await.map_err(|e| self.fail(e))?;
+        let before = binding_row(&mut tx, s, e)
+            .await
+            .map_err(|e| self.refail(e))?;
         sqlx::query(
             "INSERT INTO deployment_targets (service_id, environment_id, provider, strategy, soak_secs, max_error_rate_pct, max_p95_ms, min_requests)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -483,7 +489,7 @@ async fn binding_row(
     conn: &mut SqliteConnection,
     s: i64,
     e: i64,
-) -> std::result::Result<Option<serde_json::Value>, sqlx::Error> {
+) -> Result<Option<serde_json::Value>> {
     let row = sqlx::query(
         "SELECT provider, strategy, soak_secs, max_error_rate_pct, max_p95_ms, min_requests
          FROM deployment_targets WHERE service_id = ? AND environment_id = ?",
@@ -492,33 +498,36 @@ async fn binding_row(
     .bind(e)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|r| {
-        json!({
-            "provider": r.get::<String, _>(0),
-            "strategy": r.get::<String, _>(1),
-            "soakSecs": r.get::<i64, _>(2),
-            "maxErrorRatePct": r.get::<f64, _>(3),
-            "maxP95Ms": r.get::<f64, _>(4),
-            "minRequests": r.get::<i64, _>(5),
-        })
-    }))
+    row.map(|r| {
+        let r = r.fields("a deployment target");
+        Ok(json!({
+            "provider": r.col::<&str>(0)?,
+            "strategy": r.col::<&str>(1)?,
+            "soakSecs": r.col::<i64>(2)?,
+            "maxErrorRatePct": r.col::<f64>(3)?,
+            "maxP95Ms": r.col::<f64>(4)?,
+            "minRequests": r.col::<i64>(5)?,
+        }))
+    })
+    .transpose()
 }
 
 fn binding_from(r: &sqlx::sqlite::SqliteRow) -> Result<TargetBinding> {
-    let strategy: String = r.get(3);
+    let r = r.fields("a deployment target");
+    let strategy: &str = r.col(3)?;
     Ok(TargetBinding {
-        service: Slug::parse(r.get(0))?,
-        environment: Slug::parse(r.get(1))?,
-        provider: r.get(2),
-        strategy: Strategy::parse(&strategy).ok_or(StoreError::Malformed {
+        service: Slug::parse(r.col(0)?)?,
+        environment: Slug::parse(r.col(1)?)?,
+        provider: r.col(2)?,
+        strategy: Strategy::parse(strategy).ok_or(StoreError::Malformed {
             what: "deployment target",
             detail: format!("unknown strategy '{strategy}'"),
         })?,
-        soak_secs: u32::try_from(r.get::<i64, _>(4)).unwrap_or(0),
+        soak_secs: u32::try_from(r.col::<i64>(4)?).unwrap_or(0),
         thresholds: SoakThresholds {
-            max_error_rate_pct: r.get(5),
-            max_p95_ms: r.get(6),
-            min_requests: u32::try_from(r.get::<i64, _>(7)).unwrap_or(0),
+            max_error_rate_pct: r.col(5)?,
+            max_p95_ms: r.col(6)?,
+            min_requests: u32::try_from(r.col::<i64>(7)?).unwrap_or(0),
         },
     })
 }
@@ -549,10 +558,14 @@ impl Store {
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.fail(e))?;
-        Ok(row.map(|r| StoredArtefact {
-            version: r.get(0),
-            location: r.get(1),
-            signature: r.get(2),
-        }))
+        row.map(|r| {
+            let r = r.fields("an artefact");
+            Ok(StoredArtefact {
+                version: r.col(0)?,
+                location: r.opt(1)?,
+                signature: r.opt(2)?,
+            })
+        })
+        .transpose()
     }
 }
