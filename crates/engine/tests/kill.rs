@@ -138,3 +138,134 @@ async fn a_promotion_killed_after_every_event_resumes_and_repeats_nothing() {
     assert_eq!(locks, 0);
     assert!(w.store.verify_audit().await.unwrap().intact);
 }
+
+/// The release a leg folder holds, by its manifest.
+fn version_in(dir: &std::path::Path) -> Option<String> {
+    let bytes = std::fs::read(dir.join(release_desk_local_target::package::MANIFEST_FILE)).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v["version"].as_str().map(str::to_owned)
+}
+
+/// Every leg folder under the target's root (those with a `leg.json`).
+fn leg_folders(root: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.join("leg.json").exists() {
+                    out.push(path.clone());
+                }
+                stack.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Issue 12: kill -9 *inside* a step, not only between events: after the
+/// switch has written `upstream.conf` but before nginx reloads, and after a
+/// deploy has moved the new release into the leg but before `leg.json`
+/// records it. After a restart the promotion ends correctly, nginx's real
+/// routing (asked through the proxy) matches what the target reports, and
+/// each leg's rollback copy (`previous/`) is the release its record names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_killed_inside_a_step_ends_correctly() {
+    use release_desk_local_target::crash;
+    for point in [crash::DEPLOY_AFTER_INSTALL, crash::SWITCH_AFTER_WRITE] {
+        let w = world().await;
+        let _c100 = w.approved_change("1.0.0", &["dev"]).await;
+        let _c110 = w.approved_change("1.1.0", &["dev"]).await;
+        let target = w.target();
+        let engine = w.engine(target.clone());
+        let first = engine
+            .request(
+                PromotionKind::Promote,
+                &slug("demo-web"),
+                &slug("dev"),
+                Some("1.0.0".into()),
+                "k1",
+                &w.priya,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.run(first.promotion.id).await.unwrap().phase,
+            Phase::Succeeded
+        );
+        drop(engine);
+        let tref = TargetRef {
+            service: slug("demo-web"),
+            environment: slug("dev"),
+        };
+        let status = target.status(&tref).await.unwrap();
+        let id = w.start_unrun("k2", "1.1.0", status.leg(Leg::Blue)).await;
+        let database = w.dir.path().join(DATABASE_FILE);
+        let root = w.dir.path().join("local-target");
+        let run = |crash_at: Option<&str>| {
+            let mut c = Command::new(runner());
+            c.args([
+                database.to_str().unwrap(),
+                root.to_str().unwrap(),
+                common::service_binary().to_str().unwrap(),
+                &id.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+            if let Some(p) = crash_at {
+                c.env(crash::CRASH_AT, p);
+            }
+            c.status().unwrap()
+        };
+        let died = run(Some(point));
+        assert!(
+            !died.success(),
+            "{point}: the runner was to die at the crash point"
+        );
+        assert!(
+            !w.store
+                .promotion(id)
+                .await
+                .unwrap()
+                .promotion
+                .phase
+                .is_finished(),
+            "{point}: it died before the promotion ended"
+        );
+        let finished = run(None);
+        assert!(finished.success(), "{point}: the resumed runner failed");
+
+        let p = w.store.promotion(id).await.unwrap().promotion;
+        assert_eq!(p.phase, Phase::Succeeded, "{point}: {:#?}", p.failure);
+        // `status` asks nginx through the proxy which legs really answer.
+        let status = target.status(&tref).await.unwrap();
+        assert_eq!(status.live, Some(Leg::Green), "{point}");
+        assert_eq!(
+            status.leg(Leg::Green).unwrap().version.as_deref(),
+            Some("1.1.0"),
+            "{point}"
+        );
+        assert!(
+            status.leg(Leg::Blue).unwrap().running,
+            "{point}: the way back keeps running"
+        );
+        for leg in leg_folders(&root) {
+            let record: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(leg.join("leg.json")).unwrap()).unwrap();
+            assert_eq!(
+                version_in(&leg.join("app")).as_deref(),
+                record["version"].as_str(),
+                "{point}: {} runs what its record says",
+                leg.display()
+            );
+            assert_eq!(
+                version_in(&leg.join("previous")).as_deref(),
+                record["previous"]["version"].as_str(),
+                "{point}: {}'s rollback copy is the release its record names",
+                leg.display()
+            );
+        }
+        assert!(w.store.verify_audit().await.unwrap().intact);
+    }
+}

@@ -92,7 +92,8 @@ impl LocalTarget {
                 format!("stopped {what}")
             });
         }
-        legs::install(&paths, &staged)?;
+        legs::install(&paths, &staged, old_record.as_ref())?;
+        crate::crash::point(crate::crash::DEPLOY_AFTER_INSTALL);
 
         let mut port = self.assigned_ports(target)?.leg(leg);
         if !ports::is_free(port) {

@@ -79,16 +79,36 @@ pub(crate) fn stop(service_binary: &Path, paths: &LegPaths) -> Result<bool> {
 /// Moves a staged artefact into `app/`, keeping what was there as
 /// `previous/`. Each step is a rename, so the leg never holds half an
 /// artefact. The leg's process must already be stopped.
-pub(crate) fn install(paths: &LegPaths, staged: &Staged) -> Result<()> {
+pub(crate) fn install(paths: &LegPaths, staged: &Staged, record: Option<&LegRecord>) -> Result<()> {
     let app = paths.app();
     let previous = paths.previous();
     if app.exists() {
-        if previous.exists() {
-            std::fs::remove_dir_all(&previous).map_err(|e| io_at("remove", &previous, e))?;
+        if holds(&app, record) {
+            if previous.exists() {
+                std::fs::remove_dir_all(&previous).map_err(|e| io_at("remove", &previous, e))?;
+            }
+            std::fs::rename(&app, &previous).map_err(|e| io_at("move aside", &app, e))?;
+        } else {
+            // `app/` is not what `leg.json` says runs here: an install cut
+            // short by a kill before its record was written. It is not the
+            // way back, so it must not push the real previous release out
+            // of `previous/`: discard it.
+            std::fs::remove_dir_all(&app).map_err(|e| io_at("remove", &app, e))?;
         }
-        std::fs::rename(&app, &previous).map_err(|e| io_at("move aside", &app, e))?;
     }
     std::fs::rename(&staged.dir, &app).map_err(|e| io_at("move into place", &app, e))
+}
+
+/// Whether the release unpacked in `dir` is the one `record` describes (by
+/// the version its manifest names; digests are not kept in the folder).
+fn holds(dir: &Path, record: Option<&LegRecord>) -> bool {
+    let Some(record) = record else {
+        return false;
+    };
+    std::fs::read(dir.join(crate::package::MANIFEST_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<crate::package::Manifest>(&bytes).ok())
+        .is_some_and(|m| m.version == record.version)
 }
 
 /// Swaps `previous/` back into `app/` (the failed version is discarded) and

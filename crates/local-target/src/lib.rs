@@ -20,6 +20,7 @@
 
 mod actions;
 mod artefact;
+pub mod crash;
 mod deploy;
 mod error;
 #[cfg(test)]

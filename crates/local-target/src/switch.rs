@@ -123,6 +123,7 @@ impl LocalTarget {
             "nginx -t accepted routing to {}",
             routing.describe()
         ));
+        crate::crash::point(crate::crash::SWITCH_AFTER_WRITE);
         match running {
             Some(pid) => log.extend(nginx::reload_and_wait(pid, ROUTE_TIMEOUT).await?),
             None => {

@@ -161,23 +161,45 @@ async fn prepare_schema(pool: &SqlitePool, file: &Path) -> Result<OpenReport> {
 
 /// Takes a consistent copy with `VACUUM INTO`, which is safe while in WAL mode
 /// (a plain file copy could miss pages still in the write-ahead log).
+///
+/// The copy is written under a temporary name and renamed once whole, so a
+/// copy cut short (the app killed mid-copy) is never taken for a backup and
+/// never stops the next attempt, however soon it comes.
 async fn backup_before_migrating(pool: &SqlitePool, file: &Path, target: i64) -> Result<PathBuf> {
-    let backup = sibling(
-        file,
-        &format!(
-            "before-schema-{target}-{}.bak",
-            Utc::now().format("%Y%m%dT%H%M%S")
-        ),
-    );
-    let target_path = backup.to_string_lossy().into_owned();
+    let failed = |detail: String| StoreError::Backup {
+        file: file.to_path_buf(),
+        detail,
+    };
+    let partial = sibling(file, &format!("before-schema-{target}.bak.partial"));
+    for leftover in [partial.clone(), with_suffix(&partial, "-journal")] {
+        if leftover.exists() {
+            std::fs::remove_file(&leftover)
+                .map_err(|e| failed(format!("{}: {e}", leftover.display())))?;
+        }
+    }
     sqlx::query("VACUUM INTO ?")
-        .bind(&target_path)
+        .bind(partial.to_string_lossy().into_owned())
         .execute(pool)
         .await
-        .map_err(|e| StoreError::Backup {
-            file: file.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| failed(e.to_string()))?;
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S");
+    // rename() replaces an existing file: never an earlier backup.
+    let backup = (0..1000)
+        .map(|n| match n {
+            0 => sibling(file, &format!("before-schema-{target}-{stamp}.bak")),
+            n => sibling(file, &format!("before-schema-{target}-{stamp}-{n}.bak")),
+        })
+        .find(|candidate| !candidate.exists())
+        .ok_or_else(|| failed("too many backups taken this second".into()))?;
+    std::fs::File::open(&partial)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| std::fs::rename(&partial, &backup))
+        .map_err(|e| failed(format!("{}: {e}", partial.display())))?;
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+    }
     Ok(backup)
 }
 
