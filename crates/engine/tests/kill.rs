@@ -164,6 +164,61 @@ fn leg_folders(root: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
+/// Each leg's `app/` runs the release its `leg.json` names, and its rollback
+/// copy (`previous/`) is the release the record names as previous, which is
+/// never the current release itself (that would be no way back).
+fn legs_match_their_records(root: &std::path::Path, point: &str) {
+    let legs = leg_folders(root);
+    assert!(
+        !legs.is_empty(),
+        "{point}: no legs under {}",
+        root.display()
+    );
+    for leg in legs {
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(leg.join("leg.json")).unwrap()).unwrap();
+        assert_eq!(
+            version_in(&leg.join("app")).as_deref(),
+            record["version"].as_str(),
+            "{point}: {} runs what its record says",
+            leg.display()
+        );
+        assert_eq!(
+            version_in(&leg.join("previous")).as_deref(),
+            record["previous"]["version"].as_str(),
+            "{point}: {}'s rollback copy is the release its record names",
+            leg.display()
+        );
+        assert_ne!(
+            record["previous"]["version"].as_str(),
+            record["version"].as_str(),
+            "{point}: {}'s rollback copy is the release it runs",
+            leg.display()
+        );
+    }
+}
+
+fn run_runner(
+    database: &std::path::Path,
+    root: &std::path::Path,
+    id: i64,
+    crash_at: Option<&str>,
+) -> std::process::ExitStatus {
+    let mut c = Command::new(runner());
+    c.args([
+        database.to_str().unwrap(),
+        root.to_str().unwrap(),
+        common::service_binary().to_str().unwrap(),
+        &id.to_string(),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::inherit());
+    if let Some(p) = crash_at {
+        c.env(release_desk_local_target::crash::CRASH_AT, p);
+    }
+    c.status().unwrap()
+}
+
 /// Issue 12: kill -9 *inside* a step, not only between events: after the
 /// switch has written `upstream.conf` but before nginx reloads, and after a
 /// deploy has moved the new release into the leg but before `leg.json`
@@ -203,21 +258,7 @@ async fn a_promotion_killed_inside_a_step_ends_correctly() {
         let id = w.start_unrun("k2", "1.1.0", status.leg(Leg::Blue)).await;
         let database = w.dir.path().join(DATABASE_FILE);
         let root = w.dir.path().join("local-target");
-        let run = |crash_at: Option<&str>| {
-            let mut c = Command::new(runner());
-            c.args([
-                database.to_str().unwrap(),
-                root.to_str().unwrap(),
-                common::service_binary().to_str().unwrap(),
-                &id.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-            if let Some(p) = crash_at {
-                c.env(crash::CRASH_AT, p);
-            }
-            c.status().unwrap()
-        };
+        let run = |crash_at: Option<&str>| run_runner(&database, &root, id, crash_at);
         let died = run(Some(point));
         assert!(
             !died.success(),
@@ -250,22 +291,92 @@ async fn a_promotion_killed_inside_a_step_ends_correctly() {
             status.leg(Leg::Blue).unwrap().running,
             "{point}: the way back keeps running"
         );
-        for leg in leg_folders(&root) {
-            let record: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(leg.join("leg.json")).unwrap()).unwrap();
-            assert_eq!(
-                version_in(&leg.join("app")).as_deref(),
-                record["version"].as_str(),
-                "{point}: {} runs what its record says",
-                leg.display()
-            );
-            assert_eq!(
-                version_in(&leg.join("previous")).as_deref(),
-                record["previous"]["version"].as_str(),
-                "{point}: {}'s rollback copy is the release its record names",
-                leg.display()
-            );
-        }
+        legs_match_their_records(&root, point);
         assert!(w.store.verify_audit().await.unwrap().intact);
     }
+}
+
+/// Issue 12: kill -9 inside a rolling update, after the first instance runs
+/// the new release and before the second is touched. On resume the first is
+/// not deployed again (which made the new release its own rollback copy and
+/// lost the way back); both end on the new release, each with the old one as
+/// its rollback copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_update_killed_between_instances_keeps_each_legs_way_back() {
+    let point = release_desk_local_target::crash::ROLLING_BETWEEN_INSTANCES;
+    let w = world().await;
+    w.store
+        .bind_target(
+            &release_desk_store::TargetBinding {
+                service: slug("demo-web"),
+                environment: slug("dev"),
+                provider: "local-nginx".into(),
+                strategy: release_desk_promotion::Strategy::Rolling,
+                soak_secs: 2,
+                thresholds: release_desk_promotion::SoakThresholds {
+                    max_p95_ms: 5_000.0,
+                    min_requests: 1,
+                    ..Default::default()
+                },
+            },
+            &w.priya,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let _c100 = w.approved_change("1.0.0", &["dev"]).await;
+    let _c110 = w.approved_change("1.1.0", &["dev"]).await;
+    let target = w.target();
+    let engine = w.engine(target.clone());
+    for (version, key) in [("1.0.0", "r1")] {
+        let first = engine
+            .request(
+                PromotionKind::Promote,
+                &slug("demo-web"),
+                &slug("dev"),
+                Some(version.into()),
+                key,
+                &w.priya,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.run(first.promotion.id).await.unwrap().phase,
+            Phase::Succeeded
+        );
+    }
+    drop(engine);
+    let tref = TargetRef {
+        service: slug("demo-web"),
+        environment: slug("dev"),
+    };
+    let status = target.status(&tref).await.unwrap();
+    let live = status.live.and_then(|l| status.leg(l));
+    let id = w.start_unrun("r2", "1.1.0", live).await;
+    let database = w.dir.path().join(DATABASE_FILE);
+    let root = w.dir.path().join("local-target");
+    assert!(
+        !run_runner(&database, &root, id, Some(point)).success(),
+        "{point}: it was to die"
+    );
+    assert!(!w
+        .store
+        .promotion(id)
+        .await
+        .unwrap()
+        .promotion
+        .phase
+        .is_finished());
+    assert!(run_runner(&database, &root, id, None).success());
+    let p = w.store.promotion(id).await.unwrap().promotion;
+    assert_eq!(p.phase, Phase::Succeeded, "{point}: {:#?}", p.failure);
+    let status = target.status(&tref).await.unwrap();
+    for leg in [Leg::Blue, Leg::Green] {
+        let l = status.leg(leg).unwrap();
+        if l.running {
+            assert_eq!(l.version.as_deref(), Some("1.1.0"), "{point}: {leg:?}");
+        }
+    }
+    legs_match_their_records(&root, point);
+    assert!(w.store.verify_audit().await.unwrap().intact);
 }

@@ -14,6 +14,10 @@ pub const SWITCH_AFTER_WRITE: &str = "switch.after_write";
 /// records it: the folder and the record differ.
 pub const DEPLOY_AFTER_INSTALL: &str = "deploy.after_install";
 
+/// In a rolling update, after the first instance runs the new release and
+/// is back in rotation, before the second is touched.
+pub const ROLLING_BETWEEN_INSTANCES: &str = "rolling.between_instances";
+
 pub(crate) fn point(name: &str) {
     if std::env::var(CRASH_AT).is_ok_and(|v| v == name) {
         // SAFETY: kill(2) on our own pid with a valid signal number.

@@ -43,7 +43,12 @@ impl LocalTarget {
                 .replace_instance(target, &layout, &mut routing, leg, artefact)
                 .await
             {
-                Ok(lines) => log.extend(lines),
+                Ok(lines) => {
+                    log.extend(lines);
+                    if leg != primary {
+                        crate::crash::point(crate::crash::ROLLING_BETWEEN_INSTANCES);
+                    }
+                }
                 Err(error) => {
                     log.push(error.message.clone());
                     return Err(refused(format!(
@@ -80,6 +85,35 @@ impl LocalTarget {
         artefact: &ArtefactRef,
     ) -> Result<Vec<String>> {
         let mut log = Vec::new();
+        // Resumed after a kill: an instance already running this release is
+        // not deployed again (that would make the new release its own
+        // rollback copy and lose the real one); it is checked and put back
+        // in rotation if it is not there yet.
+        let state = legs::read(&self.config.service_binary, &layout.leg(leg));
+        if let Some(record) = state
+            .record()
+            .filter(|r| r.digest == artefact.digest && state.running())
+            .cloned()
+        {
+            let (healthy, checks, _) = legs::smoke(leg, record.port, &artefact.version).await?;
+            if healthy {
+                log.extend(checks.into_iter().map(|c| format!("{}: {c}", leg.as_str())));
+                log.push(format!(
+                    "{} already runs {}: not deployed again",
+                    leg.as_str(),
+                    artefact.version
+                ));
+                if !routing.serves(leg) {
+                    let mut with = routing.clone();
+                    with.serving.push((leg, record.port));
+                    with.serving.sort_by_key(|(l, _)| l.as_str());
+                    log.extend(self.route(target, layout, &with).await?);
+                    log.push(format!("put {} back into rotation", leg.as_str()));
+                    *routing = with;
+                }
+                return Ok(log);
+            }
+        }
         let was_serving = routing.serves(leg);
         if was_serving {
             let rest: Vec<(Leg, u16)> = routing
