@@ -321,8 +321,13 @@ pub(crate) async fn start(binary: &Path, paths: &NginxPaths) -> Result<i32> {
 
 /// Asks the master to re-read its configuration: it starts new workers and
 /// lets the old ones finish what they are serving.
-pub(crate) fn reload(pid: i32) -> Result<()> {
-    process::signal(pid, libc::SIGHUP)
+pub(crate) fn reload(pid: i32, who: &process::Identity) -> Result<()> {
+    match process::Pinned::ours(pid, who) {
+        Some(master) => master.signal(libc::SIGHUP),
+        None => Err(crate::error::unavailable(format!(
+            "nginx (pid {pid}) is no longer running, so it cannot be reloaded; the next step starts it again"
+        ))),
+    }
 }
 
 /// The master's workers that are serving (not the ones shutting down after
@@ -343,10 +348,14 @@ pub(crate) fn active_workers(master: i32) -> Vec<i32> {
 /// worker of an intermediate configuration was once only stopped by the next
 /// reload, so one still serving after a second prompts another reload.
 /// Returns lines for the step's log.
-pub(crate) async fn reload_and_wait(pid: i32, within: Duration) -> Result<Vec<String>> {
+pub(crate) async fn reload_and_wait(
+    pid: i32,
+    who: &process::Identity,
+    within: Duration,
+) -> Result<Vec<String>> {
     let mut log = Vec::new();
     let mut old = active_workers(pid);
-    reload(pid)?;
+    reload(pid, who)?;
     log.push(format!("reloaded nginx (pid {pid}) gracefully"));
     let start = tokio::time::Instant::now();
     let mut last_reload = start;
@@ -363,7 +372,7 @@ pub(crate) async fn reload_and_wait(pid: i32, within: Duration) -> Result<Vec<St
         }
         if last_reload.elapsed() >= Duration::from_secs(1) {
             old = active;
-            reload(pid)?;
+            reload(pid, who)?;
             last_reload = tokio::time::Instant::now();
             log.push(
                 "a worker of the previous configuration was still serving; reloaded again"

@@ -167,17 +167,95 @@ pub(crate) fn signal(pid: i32, signal: libc::c_int) -> Result<()> {
     }
 }
 
+/// One of our processes, pinned by a pidfd where the kernel has them (Linux
+/// 5.3 and later): a signal sent through it reaches that process or, if it
+/// has exited, none, even when its pid has since been given to another
+/// program. The pidfd is opened *before* the process's arguments are
+/// checked, so the check is about the process the signal will reach. Where
+/// pidfds are missing, the pid is checked and signalled as before (a
+/// narrower window, not none). Written by hand: the two system calls are all
+/// that is needed, and no small crate wraps them without pulling in more.
+pub(crate) struct Pinned {
+    pid: i32,
+    #[cfg(target_os = "linux")]
+    fd: Option<std::os::fd::OwnedFd>,
+}
+
+impl Pinned {
+    /// `pid` pinned, if it is alive and is `who`.
+    pub(crate) fn ours(pid: i32, who: &Identity) -> Option<Self> {
+        #[cfg(target_os = "linux")]
+        let fd = pidfd_open(pid);
+        if !is_ours(pid, who) {
+            return None;
+        }
+        Some(Self {
+            pid,
+            #[cfg(target_os = "linux")]
+            fd,
+        })
+    }
+
+    /// Whether the process is held by a pidfd.
+    #[cfg(test)]
+    pub(crate) fn by_pidfd(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.fd.is_some();
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
+    pub(crate) fn signal(&self, sig: libc::c_int) -> Result<()> {
+        #[cfg(target_os = "linux")]
+        if let Some(fd) = &self.fd {
+            use std::os::fd::AsRawFd;
+            // SAFETY: pidfd_send_signal(2) with a pidfd we own, a valid
+            // signal, no siginfo and no flags.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    sig,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            };
+            if rc == 0 {
+                return Ok(());
+            }
+            let err = std::io::Error::last_os_error();
+            return if err.raw_os_error() == Some(libc::ESRCH) {
+                Ok(()) // It has exited: nothing else can be reached.
+            } else {
+                Err(io(format!("could not signal process {}: {err}", self.pid)))
+            };
+        }
+        signal(self.pid, sig)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new file
+    // descriptor we then own, or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: `fd` was just returned by the kernel and is owned by no one else.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
 /// Asks a process to stop with `first` (its graceful signal), waits up to
 /// `grace`, then kills it. Returns true if it had to be killed.
 pub(crate) fn stop(pid: i32, who: &Identity, first: libc::c_int, grace: Duration) -> Result<bool> {
-    if !is_ours(pid, who) {
+    let Some(process) = Pinned::ours(pid, who) else {
         return Ok(false);
-    }
-    signal(pid, first)?;
+    };
+    process.signal(first)?;
     if wait_gone(pid, who, grace) {
         return Ok(false);
     }
-    signal(pid, libc::SIGKILL)?;
+    process.signal(libc::SIGKILL)?;
     wait_gone(pid, who, Duration::from_secs(5));
     Ok(true)
 }
@@ -325,6 +403,67 @@ mod tests {
         ])));
         assert!(!nginx.matches(&argv(&["grep", "nginx", "-p", "/d/nginx", "-c", "x"])));
         assert!(!is_ours(i32::MAX, &leg));
+    }
+
+    /// A shell that stays a shell (two commands, so it does not exec the
+    /// last) and carries `--root <app>` as two arguments, like a leg.
+    fn leg_like(app: &str) -> std::process::Child {
+        std::process::Command::new("sh")
+            .args(["-c", "sleep 30; true", "--root", app])
+            .spawn()
+            .unwrap()
+    }
+
+    fn wait_until_ours(pid: i32, who: &Identity) {
+        for _ in 0..200 {
+            if is_ours(pid, who) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("process {pid} never showed its arguments");
+    }
+
+    #[test]
+    fn our_process_is_pinned_by_a_pidfd_and_signalled_through_it() {
+        let mut child = leg_like("/tmp/pinned-app");
+        let pid = child.id() as i32;
+        let who = Identity::Leg {
+            program: "sh".into(),
+            app: "/tmp/pinned-app".into(),
+        };
+        wait_until_ours(pid, &who);
+        let pinned = Pinned::ours(pid, &who).expect("it is ours");
+        // Linux 5.3+ (Debian 12 has 6.1): the signal goes through the pidfd.
+        #[cfg(target_os = "linux")]
+        assert!(pinned.by_pidfd(), "no pidfd for a live child");
+        pinned.signal(libc::SIGTERM).unwrap();
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGTERM));
+        // It has exited and been reaped: signalling through the pidfd reaches
+        // nothing (whatever now has that pid), and says so quietly.
+        pinned.signal(libc::SIGKILL).unwrap();
+    }
+
+    #[test]
+    fn a_process_that_is_not_ours_is_not_pinned() {
+        let mut child = leg_like("/tmp/someone-else");
+        let pid = child.id() as i32;
+        let theirs = Identity::Leg {
+            program: "sh".into(),
+            app: "/tmp/someone-else".into(),
+        };
+        wait_until_ours(pid, &theirs);
+        let mine = Identity::Leg {
+            program: "sh".into(),
+            app: "/tmp/pinned-app".into(),
+        };
+        assert!(Pinned::ours(pid, &mine).is_none());
+        assert!(!stop(pid, &mine, libc::SIGTERM, Duration::from_millis(100)).unwrap());
+        assert!(child.try_wait().unwrap().is_none(), "it was signalled");
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     #[test]

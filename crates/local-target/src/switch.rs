@@ -125,7 +125,9 @@ impl LocalTarget {
         ));
         crate::crash::point(crate::crash::SWITCH_AFTER_WRITE);
         match running {
-            Some(pid) => log.extend(nginx::reload_and_wait(pid, ROUTE_TIMEOUT).await?),
+            Some(pid) => log.extend(
+                nginx::reload_and_wait(pid, &layout.nginx.identity(), ROUTE_TIMEOUT).await?,
+            ),
             None => {
                 if !ports::is_free(proxy) {
                     return Err(refused(format!(
