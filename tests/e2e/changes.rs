@@ -23,6 +23,26 @@ async fn steps() {
     let note = app.text("[data-testid=profile-note]").await;
     assert!(note.contains("not who was authenticated"), "{note}");
     app.screenshot("07a-profile-picker").await;
+    // Mei, a product owner, sees Settings she may read but not change: the
+    // controls are off and the store's own reason is beside them (issue 12,
+    // permissions in one place: the UI only displays what Rust decides).
+    app.click_text("[data-testid=profile-choice]", "Mei Lin").await;
+    app.wait_for_text("[data-testid=current-profile]", "Mei Lin")
+        .await;
+    app.click("nav a[href='/settings']").await;
+    let why = app
+        .wait_for_text(
+            "[data-testid=not-permitted-manage_credentials]",
+            "Only a release manager may set or remove provider credentials",
+        )
+        .await;
+    assert!(why.contains("Mei Lin holds product-owner"), "{why}");
+    assert!(
+        app.all("[data-testid=edit-secret]:not([disabled])").await.is_empty(),
+        "a product owner is offered to store a credential"
+    );
+    app.screenshot("07b-settings-as-product-owner").await;
+    app.click("[data-testid=current-profile]").await;
     app.click_text("[data-testid=profile-choice]", "Priya Shah")
         .await;
     app.wait_for_text("[data-testid=current-profile]", "Priya Shah")

@@ -98,7 +98,7 @@ describe('PromoteScreen', () => {
 		const button = await screen.findByTestId('promote-button');
 		await waitFor(() => expect(button).toHaveTextContent('Promote 1.1.0 to Test'));
 		expect(button).toBeDisabled();
-		expect(screen.getByTestId('not-permitted-promote')).toHaveTextContent(reason);
+		expect(screen.getByTestId('not-permitted-promote')).toHaveTextContent('Only a release manager may promote or roll back; Mei Lin holds product-owner.');
 	});
 
 	it('confirms with the artefact, digest and environment, and a second press reuses its request key', async () => {
