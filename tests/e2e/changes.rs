@@ -26,7 +26,8 @@ async fn steps() {
     // Mei, a product owner, sees Settings she may read but not change: the
     // controls are off and the store's own reason is beside them (issue 12,
     // permissions in one place: the UI only displays what Rust decides).
-    app.click_text("[data-testid=profile-choice]", "Mei Lin").await;
+    app.click_text("[data-testid=profile-choice]", "Mei Lin")
+        .await;
     app.wait_for_text("[data-testid=current-profile]", "Mei Lin")
         .await;
     app.click("nav a[href='/settings']").await;
@@ -38,7 +39,9 @@ async fn steps() {
         .await;
     assert!(why.contains("Mei Lin holds product-owner"), "{why}");
     assert!(
-        app.all("[data-testid=edit-secret]:not([disabled])").await.is_empty(),
+        app.all("[data-testid=edit-secret]:not([disabled])")
+            .await
+            .is_empty(),
         "a product owner is offered to store a credential"
     );
     app.screenshot("07b-settings-as-product-owner").await;

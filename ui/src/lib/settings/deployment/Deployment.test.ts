@@ -1,10 +1,24 @@
 import type { ArtefactLocation, Environment, TargetBinding, TargetInfo, TrustedKey } from '$ipc';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
-import { afterEach, describe, expect, it } from 'vitest';
+import { people } from '$lib/app/people.svelte';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import ArtefactLocations from './ArtefactLocations.svelte';
 import TargetBindings from './TargetBindings.svelte';
 import TrustedKeys from './TrustedKeys.svelte';
+
+// A release manager is at the desk: the store says they may change all this.
+beforeEach(() => {
+	people.session = {
+		current: { id: 1, name: 'Priya Shah', email: 'priya@acme.example', roles: ['release-manager'] },
+		profiles: [],
+		knownRoles: [],
+		may: ['raise_changes', 'manage_trusted_keys', 'bind_targets', 'record_artefact_locations'],
+		refused: [],
+		pending: 0,
+		profileNote: ''
+	};
+});
 
 afterEach(() => {
 	cleanup();
