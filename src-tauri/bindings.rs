@@ -6,7 +6,8 @@ use tauri::Runtime;
 use tauri_specta::{collect_commands, collect_events};
 
 use crate::commands::{
-    approvals, calendar, changes, dashboard, deployment, profiles, promotions, settings, workspace,
+    approvals, calendar, changes, connections, dashboard, deployment, profiles, promotions,
+    settings, workspace,
 };
 
 /// Where the generated bindings live, relative to the repository root.
@@ -72,6 +73,10 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             deployment::remove_trusted_key,
             deployment::bind_target,
             deployment::set_artefact_location,
+            connections::connections,
+            connections::add_connection,
+            connections::remove_connection,
+            connections::set_connection_secret,
         ])
         .events(collect_events![promotions::PromotionUpdated])
 }

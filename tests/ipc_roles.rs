@@ -93,7 +93,8 @@ const READS: [&str; 25] = [
     "promotion_gates",
 ];
 
-const MORE_READS: [&str; 5] = [
+const MORE_READS: [&str; 6] = [
+    "connections",
     "promotion",
     "cell_promotions",
     "rollback_readiness",
@@ -138,7 +139,10 @@ fn may(cmd: &str, role: Option<&str>) -> Option<bool> {
         | "remove_trusted_key"
         | "bind_target"
         | "set_artefact_location"
-        | "request_promotion" => release,
+        | "request_promotion"
+        | "add_connection"
+        | "remove_connection"
+        | "set_connection_secret" => release,
         "save_calendar_rule" | "import_ics" => release || change,
         "delete_calendar_rule" => change, // the rule deleted is a freeze
         "edit_change" | "reschedule_change" | "move_change" => release || change,
@@ -222,6 +226,9 @@ fn every_write_is_refused_to_each_role_the_matrix_excludes() {
         "set_credential",
         "remove_credential",
         "reorder_environments",
+        "add_connection",
+        "remove_connection",
+        "set_connection_secret",
     ];
     let classified: BTreeSet<String> = READS
         .iter()
@@ -386,6 +393,12 @@ fn every_write_is_refused_to_each_role_the_matrix_excludes() {
             "reorder_environments" => {
                 json!({ "keys": ["production", "dev", "test", "uat", "preprod"] })
             }
+            "add_connection" => json!({ "draft": {
+                "kind": "github", "name": format!("matrix {}", fastish_id()), "baseUrl": null,
+                "settings": {}, "reach": "test",
+            }}),
+            "remove_connection" => json!({ "id": 999_999 }),
+            "set_connection_secret" => json!({ "id": 999_999, "secret": "matrix-not-a-token" }),
             other => panic!("no arguments for {other}"),
         }
     };
@@ -534,6 +547,11 @@ fn args_without_profile(cmd: &str) -> Value {
         "reorder_environments" => {
             json!({ "keys": ["dev", "test", "uat", "preprod", "production"] })
         }
+        "add_connection" => json!({ "draft": {
+            "kind": "github", "name": "n", "baseUrl": null, "settings": {}, "reach": null,
+        }}),
+        "remove_connection" => json!({ "id": 1 }),
+        "set_connection_secret" => json!({ "id": 1, "secret": "s" }),
         other => panic!("no arguments for {other}"),
     }
 }

@@ -128,8 +128,35 @@ fn a_stored_token_appears_in_no_database_log_or_ipc_response() {
         token
     );
 
+    // A connection's own token (issue 13): stored in its own keyring
+    // account, reported only as set.
+    let page = invoke(
+        &webview,
+        "add_connection",
+        json!({ "draft": { "kind": "github", "name": "acme-health", "baseUrl": null, "settings": { "owner": "acme-health" }, "reach": null } }),
+    );
+    assert!(page.contains("\"secretSet\":false"), "{page}");
+    let id: Value = serde_json::from_str(&page).unwrap();
+    let id = id["connections"][0]["connection"]["id"].as_i64().unwrap();
+    let page = invoke(
+        &webview,
+        "set_connection_secret",
+        json!({ "id": id, "secret": token }),
+    );
+    assert!(page.contains("\"secretSet\":true"), "{page}");
+    assert_eq!(
+        credentials
+            .get_account(&format!("connection-{id}"))
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
+        token
+    );
+    responses.push(page);
+
     for (cmd, args) in [
         ("app_status", json!({})),
+        ("connections", json!({})),
         ("load_demo_workspace", json!({})),
         ("dashboard", json!({})),
         (

@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod calendar;
 pub mod changes;
+pub mod connections;
 pub mod dashboard;
 pub mod deployment;
 pub mod profiles;

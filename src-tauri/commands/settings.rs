@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 /// Keyring calls block on D-Bus (or the platform's equivalent), so they run
 /// off the async workers.
-async fn with_keyring<T: Send + 'static>(
+pub(crate) async fn with_keyring<T: Send + 'static>(
     credentials: Credentials,
     f: impl FnOnce(&Credentials) -> release_desk_credentials::Result<T> + Send + 'static,
 ) -> Result<T> {

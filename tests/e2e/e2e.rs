@@ -239,6 +239,43 @@ async fn settings_store_a_token_and_show_only_that_it_is_set_steps() {
     );
     app.screenshot("05-settings").await;
 
+    // A connection to GitHub limited to the lower stages, with its own token
+    // (issue 13: the seam's first piece).
+    app.click("[data-testid=add-connection]").await;
+    app.type_into("[data-testid=connection-name]", "acme-health lower")
+        .await;
+    app.click("[data-testid=connection-reach] option[value=test]")
+        .await;
+    app.type_into("[data-testid=connection-settings]", "owner = acme-health")
+        .await;
+    app.click("[data-testid=save-connection]").await;
+    let row = app
+        .wait_for_text("[data-testid=connection]", "acme-health lower")
+        .await;
+    assert!(
+        row.contains("Up to Test") && row.contains("No token"),
+        "{row}"
+    );
+    app.click("[data-testid=edit-connection-token]").await;
+    let connection_token = format!("ghp_conn_{}", std::process::id());
+    app.wait_for("[data-testid=connection-token]")
+        .await
+        .send_keys(&connection_token)
+        .await
+        .unwrap();
+    app.press("\u{e007}").await; // Enter submits
+    app.wait_for_text("[data-testid=token-state]", "Token set")
+        .await;
+    assert!(
+        !app.client
+            .source()
+            .await
+            .unwrap()
+            .contains(&connection_token),
+        "the connection's token never comes back to the webview"
+    );
+    app.screenshot("05b-connections").await;
+
     // Dark theme, then back to the dashboard for a dark screenshot.
     app.click("[role=radiogroup] button:nth-child(3)").await;
     let theme: serde_json::Value = app
@@ -255,6 +292,10 @@ async fn settings_store_a_token_and_show_only_that_it_is_set_steps() {
     app.click("nav a[href='/settings']").await;
     app.click(&format!("{github} .btn.danger")).await;
     app.wait_for(&format!("{github}[data-set=false]")).await;
+    app.click("[data-testid=connection] .btn.danger").await;
+    app.click_text("[data-testid=connection] .btn.danger", "Remove connection")
+        .await;
+    app.wait_for("[data-testid=no-connections]").await;
     app.quit().await;
 }
 

@@ -42,10 +42,12 @@ pub enum Action {
     RecordArtefactLocations,
     /// Store or remove a provider credential in the OS keyring.
     ManageCredentials,
+    /// Add or remove connections to providers, and their secrets.
+    ManageConnections,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Self::RaiseChanges,
         Self::KeepCalendar,
         Self::ChangeFreezes,
@@ -55,6 +57,7 @@ impl Action {
         Self::BindTargets,
         Self::RecordArtefactLocations,
         Self::ManageCredentials,
+        Self::ManageConnections,
     ];
 
     /// The action as a refusal names it: "only a release manager may …".
@@ -69,6 +72,7 @@ impl Action {
             Self::BindTargets => "bind deployment targets",
             Self::RecordArtefactLocations => "record where artefacts are",
             Self::ManageCredentials => "set or remove provider credentials",
+            Self::ManageConnections => "add or remove connections to providers",
         }
     }
 }
@@ -118,7 +122,8 @@ pub fn may(by: &Profile, action: Action) -> Result<()> {
         | Action::ManageTrustedKeys
         | Action::BindTargets
         | Action::RecordArtefactLocations
-        | Action::ManageCredentials => {
+        | Action::ManageCredentials
+        | Action::ManageConnections => {
             if by.holds(KnownRole::ReleaseManager) {
                 Ok(())
             } else {

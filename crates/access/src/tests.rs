@@ -27,7 +27,8 @@ fn expected(role: Option<KnownRole>, action: Action) -> bool {
         | A::ManageTrustedKeys
         | A::BindTargets
         | A::RecordArtefactLocations
-        | A::ManageCredentials => role == Some(R::ReleaseManager),
+        | A::ManageCredentials
+        | A::ManageConnections => role == Some(R::ReleaseManager),
     }
 }
 

@@ -137,11 +137,27 @@ impl Credentials {
         &self.service
     }
 
-    fn entry(&self, provider: Provider) -> Result<keyring::Entry> {
-        keyring::Entry::new(&self.service, provider.account()).map_err(map_error)
+    fn entry(&self, account: &str) -> Result<keyring::Entry> {
+        keyring::Entry::new(&self.service, account).map_err(map_error)
     }
 
     pub fn set(&self, provider: Provider, secret: &SecretString) -> Result<()> {
+        self.set_account(provider.account(), secret)
+    }
+
+    /// The credential, or `None` when none is set.
+    pub fn get(&self, provider: Provider) -> Result<Option<SecretString>> {
+        self.get_account(provider.account())
+    }
+
+    /// Removes the credential; `false` when there was none.
+    pub fn remove(&self, provider: Provider) -> Result<bool> {
+        self.remove_account(provider.account())
+    }
+
+    /// Stores the secret of one keyring account, such as a connection's
+    /// (`connection-3`): each connection keeps its own token.
+    pub fn set_account(&self, account: &str, secret: &SecretString) -> Result<()> {
         let value = secret.expose_secret().trim();
         if value.is_empty() {
             return Err(CredentialError::Invalid(
@@ -158,33 +174,27 @@ impl Credentials {
                 "the credential spans several lines: paste only the token",
             ));
         }
-        self.entry(provider)?
+        self.entry(account)?
             .set_password(value)
             .map_err(map_error)?;
-        tracing::info!(
-            provider = provider.account(),
-            "credential stored in the OS keyring"
-        );
+        tracing::info!(account, "credential stored in the OS keyring");
         Ok(())
     }
 
-    /// The credential, or `None` when none is set.
-    pub fn get(&self, provider: Provider) -> Result<Option<SecretString>> {
-        match self.entry(provider)?.get_password() {
+    /// One account's secret, or `None` when none is set.
+    pub fn get_account(&self, account: &str) -> Result<Option<SecretString>> {
+        match self.entry(account)?.get_password() {
             Ok(value) => Ok(Some(SecretString::from(value))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(map_error(e)),
         }
     }
 
-    /// Removes the credential; `false` when there was none.
-    pub fn remove(&self, provider: Provider) -> Result<bool> {
-        match self.entry(provider)?.delete_credential() {
+    /// Removes one account's secret; `false` when there was none.
+    pub fn remove_account(&self, account: &str) -> Result<bool> {
+        match self.entry(account)?.delete_credential() {
             Ok(()) => {
-                tracing::info!(
-                    provider = provider.account(),
-                    "credential removed from the OS keyring"
-                );
+                tracing::info!(account, "credential removed from the OS keyring");
                 Ok(true)
             }
             Err(keyring::Error::NoEntry) => Ok(false),

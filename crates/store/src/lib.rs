@@ -7,6 +7,7 @@ mod calendar;
 mod change_queries;
 mod changes;
 mod choices;
+mod connections;
 mod dashboard;
 mod error;
 mod history;

@@ -121,6 +121,15 @@ export const commands = {
 	 *  there hashes to the artefact's recorded digest.
 	 */
 	setArtefactLocation: (service: Slug, version: string, location: string) => typedError<ArtefactLocation[], AppError>(__TAURI_INVOKE("set_artefact_location", { service, version, location })),
+	connections: () => typedError<ConnectionsPage, AppError>(__TAURI_INVOKE("connections")),
+	addConnection: (draft: ConnectionDraft) => typedError<ConnectionsPage, AppError>(__TAURI_INVOKE("add_connection", { draft })),
+	/**  Removes a connection and its secret from the keyring. */
+	removeConnection: (id: ConnectionId) => typedError<ConnectionsPage, AppError>(__TAURI_INVOKE("remove_connection", { id })),
+	/**
+	 *  Stores a connection's secret (a token). Wrapped the moment it arrives,
+	 *  never echoed back; the role is checked before the keyring is touched.
+	 */
+	setConnectionSecret: (id: ConnectionId, secret: string) => typedError<ConnectionsPage, AppError>(__TAURI_INVOKE("set_connection_secret", { id, secret })),
 };
 
 /** Events */
@@ -148,7 +157,9 @@ export type Action =
 /**  Record where an artefact's package is. */
 "record_artefact_locations" | 
 /**  Store or remove a provider credential in the OS keyring. */
-"manage_credentials";
+"manage_credentials" | 
+/**  Add or remove connections to providers, and their secrets. */
+"manage_connections";
 
 /**  An action the current person may not take, and the rule's reason. */
 export type ActionRefusal = {
@@ -307,6 +318,20 @@ export type CalendarView = {
 	occurrences: RuleOccurrence[],
 	changes: PlannedChange[],
 };
+
+/**
+ *  What a connection can do for the desk. A kind offers some of these; a
+ *  binding may only ask a connection for what its kind offers.
+ */
+export type Capability = 
+/**  Deploys: blue-green, rolling, or a pipeline the provider runs. */
+"deploy" | 
+/**  A source of deployment history for the dashboard. */
+"deployment_history" | 
+/**  A source of approvals for the one queue. */
+"approvals" | 
+/**  A source of change records (RFCs). */
+"change_records";
 
 export type CellHistory = {
 	service: Slug,
@@ -481,6 +506,58 @@ export type Conflict = {
 };
 
 export type ConflictKind = "inFreeze" | "outsideWindows" | "overrunsWindow" | "overlaps" | "beforeEarlierStages";
+
+/**  A stored connection. */
+export type Connection = {
+	id: ConnectionId,
+	kind: ConnectionKind,
+	name: string,
+	baseUrl: string,
+	settings: { [key in string]: string },
+	reach: Slug | null,
+};
+
+/**
+ *  What a person fills in to add a connection. Secrets are not part of it:
+ *  they go to the keyring through their own command.
+ */
+export type ConnectionDraft = {
+	kind: ConnectionKind,
+	/**  How people tell connections apart: "acme-org on GitHub". */
+	name: string,
+	/**  The API root; the kind's default when empty. */
+	baseUrl: string | null,
+	/**  Provider-specific settings (organisation, tenant, region…). */
+	settings: { [key in string]: string },
+	/**
+	 *  The highest stage of the path to live the connection may be used
+	 *  against; `None` for every stage.
+	 */
+	reach: Slug | null,
+};
+
+/**  A connection's id in the store. */
+export type ConnectionId = number;
+
+/**
+ *  The providers Release Desk reaches. The local nginx target is built in and
+ *  needs no connection.
+ */
+export type ConnectionKind = "github" | "azure-devops" | "servicenow" | "kubernetes" | "app-service" | "aws-ssm";
+
+/**  One connection as the Settings screen shows it. */
+export type ConnectionView = {
+	connection: Connection,
+	kindLabel: string,
+	capabilities: Capability[],
+	/**  Whether its secret is in the keyring. The secret never leaves it. */
+	secretSet: boolean,
+};
+
+export type ConnectionsPage = {
+	connections: ConnectionView[],
+	kinds: KindInfo[],
+};
 
 /**  What the UI may know about a credential: whether it is set. Never its value. */
 export type CredentialStatus = {
@@ -759,6 +836,14 @@ export type ImportedRule = {
 	 *  (the file had no `X-RELEASE-DESK-KIND`), so the UI can ask.
 	 */
 	kindGuessed: boolean,
+};
+
+/**  A kind of provider a person may connect to. */
+export type KindInfo = {
+	kind: ConnectionKind,
+	label: string,
+	defaultBaseUrl: string | null,
+	capabilities: Capability[],
 };
 
 export type LastDeployment = {
