@@ -13,10 +13,11 @@ use release_desk_lib::state::{AppPaths, AppState};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Instant;
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
+use tauri::ipc::InvokeResponseBody;
+use tauri::test::MockRuntime;
 use tauri::WebviewWindow;
+
+mod common;
 
 /// A command's answer: the value, or the error's code and message.
 fn invoke(
@@ -24,18 +25,9 @@ fn invoke(
     cmd: &str,
     args: Value,
 ) -> Result<Value, (String, String)> {
-    let request = InvokeRequest {
-        cmd: cmd.into(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        url: "tauri://localhost".parse().unwrap(),
-        body: InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    };
-    match get_ipc_response(webview, request) {
-        Ok(tauri::ipc::InvokeResponseBody::Json(s)) => Ok(serde_json::from_str(&s).unwrap()),
-        Ok(tauri::ipc::InvokeResponseBody::Raw(_)) => panic!("{cmd} answered raw bytes"),
+    match common::call(webview, cmd, args) {
+        Ok(InvokeResponseBody::Json(s)) => Ok(serde_json::from_str(&s).unwrap()),
+        Ok(InvokeResponseBody::Raw(_)) => panic!("{cmd} answered raw bytes"),
         Err(error) => Err((
             error["code"].as_str().unwrap_or("?").to_owned(),
             error["message"]
@@ -194,14 +186,7 @@ fn every_write_is_refused_to_each_role_the_matrix_excludes() {
         std::process::id()
     ));
     let state = tauri::async_runtime::block_on(AppState::open(paths, credentials, Instant::now()));
-    let app = mock_builder()
-        .invoke_handler(release_desk_lib::bindings::builder::<MockRuntime>().invoke_handler())
-        .manage(state)
-        .build(tauri::generate_context!(test = true))
-        .unwrap();
-    let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let (app, w) = common::app(state);
     ok(&w, "load_demo_workspace", json!({}));
 
     // Every registered command is classified: read, open to anyone, or in
@@ -477,14 +462,7 @@ fn every_write_is_refused_to_each_role_the_matrix_excludes() {
         )),
         Instant::now(),
     ));
-    let app = mock_builder()
-        .invoke_handler(release_desk_lib::bindings::builder::<MockRuntime>().invoke_handler())
-        .manage(state)
-        .build(tauri::generate_context!(test = true))
-        .unwrap();
-    let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let (_app, w) = common::app(state);
     ok(&w, "load_demo_workspace", json!({}));
     for cmd in guarded {
         let got = invoke(&w, cmd, args_without_profile(cmd));

@@ -9,29 +9,16 @@ use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Instant;
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
+use tauri::ipc::InvokeResponseBody;
+use tauri::test::MockRuntime;
 use tauri::WebviewWindow;
 
+mod common;
+
 fn invoke(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> String {
-    let request = InvokeRequest {
-        cmd: cmd.into(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        // The origin the app's own pages have on Linux and macOS.
-        url: "tauri://localhost".parse().unwrap(),
-        body: InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    };
-    match get_ipc_response(webview, request) {
-        Ok(body) => match body {
-            tauri::ipc::InvokeResponseBody::Json(s) => s,
-            tauri::ipc::InvokeResponseBody::Raw(bytes) => {
-                String::from_utf8_lossy(&bytes).into_owned()
-            }
-        },
+    match common::call(webview, cmd, args) {
+        Ok(InvokeResponseBody::Json(s)) => s,
+        Ok(InvokeResponseBody::Raw(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(error) => error.to_string(),
     }
 }
@@ -78,15 +65,7 @@ fn a_stored_token_appears_in_no_database_log_or_ipc_response() {
     let state =
         tauri::async_runtime::block_on(AppState::open(paths, credentials.clone(), Instant::now()));
 
-    let app = mock_builder()
-        .invoke_handler(release_desk_lib::bindings::builder::<MockRuntime>().invoke_handler())
-        .manage(state)
-        // The real context (capabilities and all), so the ACL is the app's own.
-        .build(tauri::generate_context!(test = true))
-        .unwrap();
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let (app, webview) = common::app(state);
 
     let token = format!("ghp_SENTINEL{}x9f3kq2", std::process::id());
     let set = |webview: &WebviewWindow<MockRuntime>| {

@@ -20,24 +20,13 @@ fn runner() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/examples/engine_runner")
 }
 
-async fn events(w: &common::World, id: i64) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM promotion_events WHERE promotion_id = ?")
-        .bind(id)
-        .fetch_one(w.store.pool())
-        .await
-        .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_promotion_killed_after_every_event_resumes_and_repeats_nothing() {
-    assert!(
-        runner().exists(),
-        "{} is missing: `cargo test -p release-desk-engine` builds it (or `cargo build -p release-desk-engine --example engine_runner`)",
-        runner().display()
-    );
-    let w = world().await;
-    let _c100 = w.approved_change("1.0.0", &["dev"]).await;
-    let _c110 = w.approved_change("1.1.0", &["dev"]).await;
+/// Approves 1.0.0 and 1.1.0 for dev and puts 1.0.0 live through an engine
+/// in this process (not a killed one); returns the target.
+async fn one_release_live(
+    w: &common::World,
+) -> std::sync::Arc<release_desk_local_target::LocalTarget> {
+    w.approved_change("1.0.0", &["dev"]).await;
+    w.approved_change("1.1.0", &["dev"]).await;
     let target = w.target();
     let engine = w.engine(target.clone());
     let first = engine
@@ -55,7 +44,26 @@ async fn a_promotion_killed_after_every_event_resumes_and_repeats_nothing() {
         engine.run(first.promotion.id).await.unwrap().phase,
         Phase::Succeeded
     );
-    drop(engine);
+    target
+}
+
+async fn events(w: &common::World, id: i64) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM promotion_events WHERE promotion_id = ?")
+        .bind(id)
+        .fetch_one(w.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_killed_after_every_event_resumes_and_repeats_nothing() {
+    assert!(
+        runner().exists(),
+        "{} is missing: `cargo test -p release-desk-engine` builds it (or `cargo build -p release-desk-engine --example engine_runner`)",
+        runner().display()
+    );
+    let w = world().await;
+    let target = one_release_live(&w).await;
 
     // Start 1.1.0 without running it here: only the killed processes run it.
     let tref = TargetRef {
@@ -230,26 +238,7 @@ async fn a_promotion_killed_inside_a_step_ends_correctly() {
     use release_desk_local_target::crash;
     for point in [crash::DEPLOY_AFTER_INSTALL, crash::SWITCH_AFTER_WRITE] {
         let w = world().await;
-        let _c100 = w.approved_change("1.0.0", &["dev"]).await;
-        let _c110 = w.approved_change("1.1.0", &["dev"]).await;
-        let target = w.target();
-        let engine = w.engine(target.clone());
-        let first = engine
-            .request(
-                PromotionKind::Promote,
-                &slug("demo-web"),
-                &slug("dev"),
-                Some("1.0.0".into()),
-                "k1",
-                &w.priya,
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            engine.run(first.promotion.id).await.unwrap().phase,
-            Phase::Succeeded
-        );
-        drop(engine);
+        let target = one_release_live(&w).await;
         let tref = TargetRef {
             service: slug("demo-web"),
             environment: slug("dev"),
@@ -324,28 +313,7 @@ async fn a_rolling_update_killed_between_instances_keeps_each_legs_way_back() {
         )
         .await
         .unwrap();
-    let _c100 = w.approved_change("1.0.0", &["dev"]).await;
-    let _c110 = w.approved_change("1.1.0", &["dev"]).await;
-    let target = w.target();
-    let engine = w.engine(target.clone());
-    for (version, key) in [("1.0.0", "r1")] {
-        let first = engine
-            .request(
-                PromotionKind::Promote,
-                &slug("demo-web"),
-                &slug("dev"),
-                Some(version.into()),
-                key,
-                &w.priya,
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            engine.run(first.promotion.id).await.unwrap().phase,
-            Phase::Succeeded
-        );
-    }
-    drop(engine);
+    let target = one_release_live(&w).await;
     let tref = TargetRef {
         service: slug("demo-web"),
         environment: slug("dev"),

@@ -6,24 +6,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{fresh, now, slug, with_demo};
-use release_desk_changes::{Profile, ProfileDraft};
+use common::{fresh, now, person, slug, with_demo};
 use release_desk_connections::{ConnectionDraft, ConnectionKind};
-use release_desk_store::Store;
-
-async fn person(store: &Store, name: &str, roles: &[&str]) -> Profile {
-    store
-        .create_profile(
-            ProfileDraft {
-                name: name.into(),
-                email: format!("{}@acme-health.example", name.to_lowercase()),
-                roles: roles.iter().map(|r| slug(r)).collect(),
-            },
-            now(),
-        )
-        .await
-        .unwrap()
-}
 
 fn github(name: &str, reach: Option<&str>) -> ConnectionDraft {
     ConnectionDraft {

@@ -4,24 +4,9 @@
 
 mod common;
 
-use common::{now, slug, with_demo};
-use release_desk_changes::{Profile, ProfileDraft};
+use common::{now, person, slug, with_demo};
 use release_desk_promotion::{SoakThresholds, Strategy};
 use release_desk_store::{Store, StoreError, TargetBinding};
-
-async fn person(store: &Store, name: &str, roles: &[&str]) -> Profile {
-    store
-        .create_profile(
-            ProfileDraft {
-                name: name.into(),
-                email: format!("{}@acme-health.example", name.to_lowercase()),
-                roles: roles.iter().map(|r| slug(r)).collect(),
-            },
-            now(),
-        )
-        .await
-        .unwrap()
-}
 
 fn rule(e: &StoreError) -> String {
     e.code().to_owned()

@@ -33,3 +33,18 @@ pub async fn with_demo() -> (tempfile::TempDir, PathBuf, Store) {
         .unwrap();
     (dir, file, store)
 }
+
+/// A profile holding `roles`, created in `store` (email `<name>@acme-health.example`).
+pub async fn person(store: &Store, name: &str, roles: &[&str]) -> release_desk_changes::Profile {
+    store
+        .create_profile(
+            release_desk_changes::ProfileDraft {
+                name: name.into(),
+                email: format!("{}@acme-health.example", name.to_lowercase()),
+                roles: roles.iter().map(|r| slug(r)).collect(),
+            },
+            now(),
+        )
+        .await
+        .unwrap()
+}
