@@ -148,7 +148,7 @@ pub async fn set_connection_secret(
     checked(
         &state,
         store
-            .audit_connection_secret(id, true, &by, chrono::Utc::now())
+            .audit_connection_secret(id, &by, chrono::Utc::now())
             .await,
     )
     .await?;

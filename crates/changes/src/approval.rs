@@ -373,16 +373,7 @@ pub fn check_decision(
             .iter()
             .flat_map(|p| p.rules.iter().map(ApprovalRule::label))
             .collect();
-        let held = if profile.roles.is_empty() {
-            "no roles".to_owned()
-        } else {
-            profile
-                .roles
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let held = profile.roles_text();
         return Err(ChangeError::Refused {
             rule: "approver_role",
             message: format!(

@@ -19,6 +19,16 @@ fn other(leg: Leg) -> Leg {
     }
 }
 
+/// `routing` with `leg` serving on `port` (in place of any earlier entry for
+/// it), legs in a stable order.
+fn serving_with(routing: &Routing, leg: Leg, port: u16) -> Routing {
+    let mut with = routing.clone();
+    with.serving.retain(|(l, _)| *l != leg);
+    with.serving.push((leg, port));
+    with.serving.sort_by_key(|(l, _)| l.as_str());
+    with
+}
+
 impl LocalTarget {
     /// The body of `rolling_update`; the caller holds the service's lock.
     pub(crate) async fn roll_out(
@@ -104,9 +114,7 @@ impl LocalTarget {
                     artefact.version
                 ));
                 if !routing.serves(leg) {
-                    let mut with = routing.clone();
-                    with.serving.push((leg, record.port));
-                    with.serving.sort_by_key(|(l, _)| l.as_str());
+                    let with = serving_with(routing, leg, record.port);
                     log.extend(self.route(target, layout, &with).await?);
                     log.push(format!("put {} back into rotation", leg.as_str()));
                     *routing = with;
@@ -144,9 +152,7 @@ impl LocalTarget {
                 let state = legs::read(&self.config.service_binary, &layout.leg(leg));
                 let rejoined = match state.record() {
                     Some(record) if was_serving && state.running() => {
-                        let mut with = routing.clone();
-                        with.serving.push((leg, record.port));
-                        with.serving.sort_by_key(|(l, _)| l.as_str());
+                        let with = serving_with(routing, leg, record.port);
                         let routed = self.route(target, layout, &with).await;
                         if routed.is_ok() {
                             *routing = with;
@@ -183,10 +189,7 @@ impl LocalTarget {
                 leg.as_str()
             )));
         }
-        let mut with = routing.clone();
-        with.serving.retain(|(l, _)| *l != leg);
-        with.serving.push((leg, port));
-        with.serving.sort_by_key(|(l, _)| l.as_str());
+        let with = serving_with(routing, leg, port);
         log.extend(self.route(target, layout, &with).await?);
         log.push(format!(
             "put {} back into rotation with {}",
@@ -249,9 +252,7 @@ impl LocalTarget {
                 restored.version
             );
         }
-        let mut with = routing.clone();
-        with.serving.push((leg, restored.port));
-        with.serving.sort_by_key(|(l, _)| l.as_str());
+        let with = serving_with(routing, leg, restored.port);
         match self.route(target, layout, &with).await {
             Ok(_) => {
                 *routing = with;

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use release_desk_access::{may, Action};
-use release_desk_audit::EntryDraft;
 use release_desk_changes::Profile;
 use release_desk_connections::{
     Connection, ConnectionDraft, ConnectionError, ConnectionId, ConnectionKind,
@@ -14,7 +13,6 @@ use release_desk_connections::{
 use release_desk_domain::Slug;
 use serde_json::json;
 
-use crate::audit::append;
 use crate::changes::refused;
 use crate::error::{malformed, Result, StoreError};
 use crate::row::RowExt;
@@ -106,25 +104,21 @@ impl Store {
             ),
             _ => self.fail(e),
         })?;
-        append(
+        self.audit_setup(
             &mut tx,
-            EntryDraft {
-                at: now,
-                actor: by.actor(),
-                action: "connection.added".into(),
-                subject: format!("connection:{id}"),
-                detail: json!({
-                    "kind": valid.kind.key(),
-                    "name": valid.name,
-                    "baseUrl": valid.base_url,
-                    "settings": valid.settings,
-                    "reach": valid.reach,
-                })
-                .to_string(),
-            },
+            by,
+            now,
+            "connection.added",
+            format!("connection:{id}"),
+            json!({
+                "kind": valid.kind.key(),
+                "name": valid.name,
+                "baseUrl": valid.base_url,
+                "settings": valid.settings,
+                "reach": valid.reach,
+            }),
         )
-        .await
-        .map_err(|e| self.fail(e))?;
+        .await?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(Connection {
             id: ConnectionId(id),
@@ -146,100 +140,82 @@ impl Store {
     ) -> Result<Connection> {
         may(by, Action::ManageConnections)?;
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM connections WHERE id = ?"))
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
+        let gone = find(&mut tx, id)
             .await
-            .map_err(|e| self.fail(e))?;
-        let Some(row) = row else {
-            return Err(refused(
-                "unknown_connection",
-                format!(
-                    "there is no connection #{}: it may have been removed already; reload the list",
-                    id.0
-                ),
-            ));
-        };
-        let gone = connection_from(&row)?;
+            .map_err(|e| self.refail(e))?
+            .ok_or_else(|| unknown(id))?;
         sqlx::query("DELETE FROM connections WHERE id = ?")
             .bind(id.0)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.fail(e))?;
-        append(
+        self.audit_setup(
             &mut tx,
-            EntryDraft {
-                at: now,
-                actor: by.actor(),
-                action: "connection.removed".into(),
-                subject: format!("connection:{}", id.0),
-                detail:
-                    json!({ "kind": gone.kind.key(), "name": gone.name, "baseUrl": gone.base_url })
-                        .to_string(),
-            },
+            by,
+            now,
+            "connection.removed",
+            format!("connection:{}", id.0),
+            json!({ "kind": gone.kind.key(), "name": gone.name, "baseUrl": gone.base_url }),
         )
-        .await
-        .map_err(|e| self.fail(e))?;
+        .await?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(gone)
     }
 }
 
 impl Store {
-    /// Records that `by` stored (`set`) or removed a connection's secret in
-    /// the OS keyring; the secret itself never comes here. The caller checks
-    /// [`Action::ManageConnections`] before touching the keyring.
+    /// Records that `by` stored a connection's secret in the OS keyring; the
+    /// secret itself never comes here. The caller checks
+    /// [`Action::ManageConnections`] before touching the keyring. (Removing
+    /// the secret goes with removing the connection, audited there.)
     pub async fn audit_connection_secret(
         &self,
         id: ConnectionId,
-        set: bool,
         by: &Profile,
         now: DateTime<Utc>,
     ) -> Result<()> {
         may(by, Action::ManageConnections)?;
         let mut tx = self.begin_write().await?;
-        let name: Option<String> = sqlx::query_scalar("SELECT name FROM connections WHERE id = ?")
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
+        let connection = find(&mut tx, id)
             .await
-            .map_err(|e| self.fail(e))?;
-        let Some(name) = name else {
-            return Err(refused(
-                "unknown_connection",
-                format!(
-                    "there is no connection #{}: it may have been removed; reload the list",
-                    id.0
-                ),
-            ));
-        };
-        append(
+            .map_err(|e| self.refail(e))?
+            .ok_or_else(|| unknown(id))?;
+        self.audit_setup(
             &mut tx,
-            EntryDraft {
-                at: now,
-                actor: by.actor(),
-                action: if set {
-                    "connection.secret_set"
-                } else {
-                    "connection.secret_removed"
-                }
-                .into(),
-                subject: format!("connection:{}", id.0),
-                detail: json!({ "name": name }).to_string(),
-            },
+            by,
+            now,
+            "connection.secret_set",
+            format!("connection:{}", id.0),
+            json!({ "name": connection.name }),
         )
-        .await
-        .map_err(|e| self.fail(e))?;
+        .await?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(())
     }
 
-    /// Whether a connection with this id exists.
+    /// The connection with this id, if there is one.
     pub async fn connection(&self, id: ConnectionId) -> Result<Option<Connection>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM connections WHERE id = ?"))
-            .bind(id.0)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(|e| self.fail(e))?;
-        row.as_ref().map(connection_from).transpose()
+        let mut conn = self.pool().acquire().await.map_err(|e| self.fail(e))?;
+        find(&mut conn, id).await.map_err(|e| self.refail(e))
     }
+}
+
+async fn find(conn: &mut sqlx::SqliteConnection, id: ConnectionId) -> Result<Option<Connection>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM connections WHERE id = ?"))
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(connection_from)
+        .transpose()
+}
+
+fn unknown(id: ConnectionId) -> StoreError {
+    refused(
+        "unknown_connection",
+        format!(
+            "there is no connection #{}: it may have been removed already; reload the list",
+            id.0
+        ),
+    )
 }

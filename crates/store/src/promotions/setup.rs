@@ -28,7 +28,7 @@ pub const MAX_MIN_REQUESTS: u32 = 100_000;
 
 impl Store {
     /// Appends a set-up decision to the audit log, in the caller's transaction.
-    async fn audit_setup(
+    pub(crate) async fn audit_setup(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         by: &Profile,
