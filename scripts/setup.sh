@@ -57,36 +57,47 @@ else
   say "cargo tools: tauri-driver present"
 fi
 
-# --- Node and the UI's packages ----------------------------------------------
+# --- Node and the npm packages (the UI's; Prism for the contract tests) -------
 command -v node >/dev/null || fail "node not found: install Node.js 20.19 or newer"
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || fail "Node.js $(node --version) is too old: 20.19 or newer is needed"
-stamp=ui/node_modules/.release-desk-installed
-if [ ! -f "$stamp" ] || [ ui/package-lock.json -nt "$stamp" ]; then
-  say "installing npm packages (npm ci in ui/)"
+# npm_ci DIR WHAT: `npm ci` in DIR when its node_modules is missing or older
+# than its package-lock.json (a stamp file in node_modules records the install).
+npm_ci() {
+  local dir=$1 what=$2
+  local stamp=$dir/node_modules/.release-desk-installed
+  if [ -f "$stamp" ] && [ ! "$dir/package-lock.json" -nt "$stamp" ]; then
+    say "npm packages ($what): up to date"
+    return
+  fi
+  say "installing npm packages for $what (npm ci in $dir/)"
   # `npm ci` refuses a lock file that lacks the other platforms' builds of
   # packages such as rollup, which happens when the registry in use (a mirror)
   # carries only this platform's. Then install exactly the locked versions
   # without rewriting the lock file.
+  local ci_log
   ci_log=$(mktemp -t release-desk-npm-ci.XXXXXX)
-  if ! (cd ui && npm ci --no-fund --no-audit --loglevel=error 2>"$ci_log"); then
+  if ! (cd "$dir" && npm ci --no-fund --no-audit --loglevel=error 2>"$ci_log"); then
     # Only the other platforms' builds may be missing (names like
     # @rollup/rollup-darwin-arm64); anything else is a real lock mismatch.
     # awk rather than grep: finding nothing is an answer here, not an error.
-    platform='-(android|darwin|freebsd|openbsd|netbsd|sunos|aix|win32|openharmony)-|-linux-(arm|arm64|ia32|loong64|mips64el|ppc64|riscv64|s390x)(-|@)|-linux-x64-musl@'
+    local platform='-(android|darwin|freebsd|openbsd|netbsd|sunos|aix|win32|openharmony)-|-linux-(arm|arm64|ia32|loong64|mips64el|ppc64|riscv64|s390x)(-|@)|-linux-x64-musl@'
+    local missing_lines others
     missing_lines=$(awk '/^npm error Missing: /' "$ci_log")
     others=$(awk -v re="$platform" '/^npm error Missing: / && $0 !~ re' "$ci_log")
     if [ -n "$missing_lines" ] && [ -z "$others" ]; then
       say "npm ci refused the lock file only for other platforms' builds missing from this registry; installing the locked versions with npm install --no-save"
-      (cd ui && npm install --no-save --no-fund --no-audit --loglevel=error)
+      (cd "$dir" && npm install --no-save --no-fund --no-audit --loglevel=error)
     else
       cat "$ci_log" >&2
-      fail "npm ci failed (see above)"
+      fail "npm ci in $dir/ failed (see above)"
     fi
   fi
   rm -f "$ci_log"
   touch "$stamp"
-else
-  say "npm packages: up to date"
-fi
+}
+npm_ci ui "the UI"
+# Prism (@stoplight/prism-cli, pinned in tests/contracts/package.json): mock
+# servers of the providers' API descriptions for the contract tests.
+npm_ci tests/contracts "the contract tests' Prism mock server"
 say "ready"

@@ -35,7 +35,10 @@ pub(crate) async fn bounded<T>(
 fn retryable(e: &ProviderError) -> bool {
     matches!(
         e.kind,
-        ProviderErrorKind::Unavailable | ProviderErrorKind::Timeout | ProviderErrorKind::Io
+        ProviderErrorKind::Unavailable
+            | ProviderErrorKind::Timeout
+            | ProviderErrorKind::Io
+            | ProviderErrorKind::RateLimited
     )
 }
 

@@ -19,6 +19,15 @@ pub enum ProviderErrorKind {
     Malformed,
     /// A local file or process operation failed.
     Io,
+    /// The provider refused the credential (wrong, expired or revoked): a
+    /// person must set a new one; retrying will not help.
+    Unauthorised,
+    /// The credential is valid but lacks a permission this needs.
+    Forbidden,
+    /// The provider has no such thing (or hides it from this credential).
+    NotFound,
+    /// The provider asked us to wait longer than we wait in one call.
+    RateLimited,
 }
 
 impl ProviderErrorKind {
@@ -29,6 +38,10 @@ impl ProviderErrorKind {
             Self::Refused => "provider_refused",
             Self::Malformed => "provider_malformed",
             Self::Io => "provider_io",
+            Self::Unauthorised => "provider_unauthorised",
+            Self::Forbidden => "provider_forbidden",
+            Self::NotFound => "provider_not_found",
+            Self::RateLimited => "provider_rate_limited",
         }
     }
 }

@@ -165,3 +165,21 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn pacing_starts_only_when_a_tenth_of_the_quota_is_left() {
+    assert_eq!(pace(5000, 5000, NOW + 3600, NOW), Duration::ZERO);
+    assert_eq!(pace(500, 5000, NOW + 3600, NOW), Duration::ZERO);
+    assert_eq!(pace(100, 5000, NOW + 3600, NOW), Duration::from_secs(36));
+    assert_eq!(pace(0, 5000, NOW + 60, NOW), Duration::from_secs(61));
+    assert_eq!(
+        pace(10, 0, NOW + 60, NOW),
+        Duration::ZERO,
+        "no limit reported"
+    );
+    assert_eq!(
+        pace(1, 5000, NOW - 5, NOW),
+        Duration::ZERO,
+        "reset already passed"
+    );
+}
