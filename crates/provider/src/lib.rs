@@ -18,8 +18,15 @@ use release_desk_domain::{Digest, Leg, Slug};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
+mod capability;
 mod error;
 mod signature;
+
+pub use capability::{
+    ApprovalSource, BindingSettings, DeploymentHistory, Identity, ObservedDeployment,
+    ObservedOutcome, PendingApproval, PipelineDeploy, PipelineRequest, ProviderIdentity, RunHandle,
+    RunJob, RunProgress, RunState, RunStep, Verdict,
+};
 
 pub use error::{ProviderError, ProviderErrorKind, Result};
 pub use signature::{
