@@ -18,6 +18,9 @@ use release_desk_domain::{PathToLive, Slug};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
+mod binding;
+pub use binding::{Binding, BindingDraft, BindingId};
+
 /// A connection's id in the store.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Type,
@@ -224,43 +227,7 @@ impl ConnectionDraft {
                     )
                 })?,
         };
-        if self.settings.len() > MAX_SETTINGS {
-            return Err(invalid(
-                "settings",
-                format!("use at most {MAX_SETTINGS} settings"),
-            ));
-        }
-        for (key, value) in &self.settings {
-            let ok_key = !key.is_empty()
-                && key.len() <= MAX_KEY
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-            if !ok_key {
-                return Err(invalid(
-                    "settings",
-                    format!("'{}' is not a setting name: use lower-case letters, digits, - and _ (at most {MAX_KEY})", truncate(key)),
-                ));
-            }
-            let lowered = key.replace('_', "-");
-            if SECRET_WORDS
-                .iter()
-                .any(|w| lowered.split('-').any(|part| part == *w) || lowered == *w)
-            {
-                return Err(invalid(
-                    "settings",
-                    format!("'{key}' looks like a secret: secrets are kept in the OS keyring, never in a connection's settings"),
-                ));
-            }
-            if value.chars().count() > MAX_VALUE || value.chars().any(char::is_control) {
-                return Err(invalid(
-                    "settings",
-                    format!(
-                        "the value of '{key}' must be at most {MAX_VALUE} characters on one line"
-                    ),
-                ));
-            }
-        }
+        check_settings(&self.settings)?;
         if let Some(reach) = &self.reach {
             if !path.stages().iter().any(|s| &s.key == reach) {
                 return Err(invalid(
@@ -277,6 +244,46 @@ impl ConnectionDraft {
             reach: self.reach,
         })
     }
+}
+
+/// Settings are names and short one-line values, never secrets.
+pub(crate) fn check_settings(settings: &BTreeMap<String, String>) -> Result<()> {
+    if settings.len() > MAX_SETTINGS {
+        return Err(invalid(
+            "settings",
+            format!("use at most {MAX_SETTINGS} settings"),
+        ));
+    }
+    for (key, value) in settings {
+        let ok_key = !key.is_empty()
+            && key.len() <= MAX_KEY
+            && key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !ok_key {
+            return Err(invalid(
+                "settings",
+                format!("'{}' is not a setting name: use lower-case letters, digits, - and _ (at most {MAX_KEY})", truncate(key)),
+            ));
+        }
+        let lowered = key.replace('_', "-");
+        if SECRET_WORDS
+            .iter()
+            .any(|w| lowered.split('-').any(|part| part == *w) || lowered == *w)
+        {
+            return Err(invalid(
+                "settings",
+                format!("'{key}' looks like a secret: secrets are kept in the OS keyring, never in a connection's settings"),
+            ));
+        }
+        if value.chars().count() > MAX_VALUE || value.chars().any(char::is_control) {
+            return Err(invalid(
+                "settings",
+                format!("the value of '{key}' must be at most {MAX_VALUE} characters on one line"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An API root: https, or http only to this computer (a local mock or

@@ -1,7 +1,7 @@
 use super::*;
 use release_desk_domain::Environment;
 
-fn path() -> PathToLive {
+pub(crate) fn path() -> PathToLive {
     PathToLive::new(vec![
         Environment::new("dev", "Development", false).unwrap(),
         Environment::new("test", "Test", false).unwrap(),
@@ -25,7 +25,7 @@ fn draft(kind: ConnectionKind, base_url: Option<&str>) -> ConnectionDraft {
     }
 }
 
-fn connection(reach: Option<&str>) -> Connection {
+pub(crate) fn connection(reach: Option<&str>) -> Connection {
     Connection {
         id: ConnectionId(7),
         kind: ConnectionKind::Github,

@@ -259,6 +259,7 @@ impl DeploymentHistory for GitHub {
                 version,
                 digest,
                 outcome: outcome(latest.map(|s| s.state.as_str())),
+                commit: Some(d.sha.clone()),
                 created_by: d.creator.as_ref().map(|c| c.login.clone()),
                 created_at: d.created_at,
                 updated_at: latest.map(|s| s.updated_at),

@@ -114,6 +114,7 @@ fn version_comes_from_the_payload_or_the_ref() {
     let d = |payload: serde_json::Value| wire::Deployment {
         id: 1,
         git_ref: "v1.2.0".into(),
+        sha: "9f1c2e".into(),
         environment: "production".into(),
         payload,
         creator: None,

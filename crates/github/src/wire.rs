@@ -33,6 +33,7 @@ pub struct Deployment {
     pub id: i64,
     #[serde(rename = "ref")]
     pub git_ref: String,
+    pub sha: String,
     pub environment: String,
     #[serde(default)]
     pub payload: serde_json::Value,

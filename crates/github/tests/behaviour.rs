@@ -260,10 +260,10 @@ async fn deployments_are_read_with_their_outcome_and_an_unchanged_resync_costs_o
         .and(path(format!("{REPO}/deployments")))
         .and(query_param("environment", "production"))
         .respond_with(ResponseTemplate::new(200).insert_header("etag", "\"d1\"").set_body_json(json!([
-            {"id": 2, "ref": "v1.4.2", "environment": "production",
+            {"id": 2, "ref": "v1.4.2", "sha": "9f1c2e", "environment": "production",
              "payload": {"version": "1.4.2", "digest": format!("sha256:{}", "ab".repeat(32))},
              "creator": {"login": "octocat"}, "created_at": "2026-12-02T09:00:00Z"},
-            {"id": 1, "ref": "v1.4.1", "environment": "production", "payload": {},
+            {"id": 1, "ref": "v1.4.1", "sha": "8e0b1d", "environment": "production", "payload": {},
              "creator": null, "created_at": "2026-12-01T09:00:00Z"}
         ])))
         .mount(&server)

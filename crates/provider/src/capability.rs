@@ -74,6 +74,8 @@ pub struct ObservedDeployment {
     /// Where the provider carries it (e.g. a deployment's payload).
     pub digest: Option<Digest>,
     pub outcome: ObservedOutcome,
+    /// The commit deployed, where the provider says.
+    pub commit: Option<String>,
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
     /// When the latest status was reported.

@@ -51,6 +51,13 @@ pub struct HistoryEntry {
     pub duration_ms: Option<u32>,
     pub outcome: Outcome,
     pub failure_reason: Option<String>,
+    /// The connection it was synced from; `None` for the desk's own.
+    pub source: Option<String>,
+    /// The provider's page for it (a workflow run).
+    pub link: Option<String>,
+    /// False when the provider named only a version: the digest shown is
+    /// the desk's build of that version, not one the provider confirmed.
+    pub digest_confirmed: bool,
 }
 
 const DEFAULT_LIMIT: u32 = 100;
@@ -97,8 +104,10 @@ impl Store {
             .unwrap_or((i64::MAX, i64::MAX));
         let rows = sqlx::query(
             "SELECT d.id, a.name, a.version, a.digest, a.source_commit, a.build_url, a.signature IS NOT NULL,
-                    d.leg, d.actor, d.started_at_ms, d.finished_at_ms, d.outcome, d.failure_reason
+                    d.leg, d.actor, d.started_at_ms, d.finished_at_ms, d.outcome, d.failure_reason,
+                    c.name, d.link, d.digest_confirmed
              FROM deployments d JOIN artefacts a ON a.id = d.artefact_id
+             LEFT JOIN connections c ON c.id = d.connection_id
              WHERE d.service_id = ? AND d.environment_id = ?
                AND (d.started_at_ms < ? OR (d.started_at_ms = ? AND d.id < ?))
              ORDER BY d.started_at_ms DESC, d.id DESC
@@ -135,6 +144,9 @@ impl Store {
                 duration_ms: finished.map(|f| count(f - started)),
                 outcome: outcome(self, r.col(11)?)?,
                 failure_reason: r.opt(12)?,
+                source: r.opt(13)?,
+                link: r.opt(14)?,
+                digest_confirmed: r.col::<i64>(15)? == 1,
             });
         }
         Ok(CellHistory {

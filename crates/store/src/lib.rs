@@ -3,6 +3,7 @@
 //! against a real temporary database file, so schema drift fails a test.
 
 mod audit;
+mod bindings;
 mod calendar;
 mod change_queries;
 mod changes;
@@ -18,6 +19,7 @@ mod promotions;
 mod records;
 mod row;
 mod schedule;
+mod sync;
 mod time;
 mod workspace;
 
@@ -34,6 +36,7 @@ pub use promotions::{
     TargetBinding, TargetSnapshot, TrustedKey, MAX_MIN_REQUESTS, MAX_P95_MS, MAX_SOAK_SECS,
 };
 pub use schedule::PlannedSlot;
+pub use sync::{ConnectionFreshness, SyncCounts, SyncSource};
 pub use workspace::{LoadSummary, WorkspaceInfo};
 
 use sqlx::SqlitePool;

@@ -69,10 +69,14 @@ pub(crate) async fn gather(
     let production = env.col::<i64>(2)? == 1;
 
     let earlier = sqlx::query(
+        // A deployment a provider reported without the digest does not count:
+        // the gate is about these bytes, not a version label.
         "SELECT e.key,
                 (SELECT d.outcome FROM deployments d WHERE d.artefact_id = ? AND d.environment_id = e.id
+                   AND d.digest_confirmed = 1
                  ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1),
                 (SELECT d.started_at_ms FROM deployments d WHERE d.artefact_id = ? AND d.environment_id = e.id
+                   AND d.digest_confirmed = 1
                  ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1)
          FROM environments e WHERE e.position < ? ORDER BY e.position DESC",
     )

@@ -4,7 +4,7 @@
 //! audited). A promotion is read back by folding its stored events.
 
 mod facts;
-mod setup;
+pub(crate) mod setup;
 
 use chrono::{DateTime, Utc};
 use release_desk_audit::EntryDraft;
@@ -564,6 +564,7 @@ impl Store {
             "SELECT a.version, a.digest FROM deployments d JOIN artefacts a ON a.id = d.artefact_id
              JOIN services s ON s.id = d.service_id JOIN environments e ON e.id = d.environment_id
              WHERE s.key = ? AND e.key = ? AND d.outcome = 'succeeded' AND a.digest IS NOT ?
+               AND d.digest_confirmed = 1
              ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1",
         )
         .bind(service.as_str())

@@ -1,0 +1,168 @@
+//! A **binding** says where a service's environment lives at a provider: a
+//! service × environment, a connection, and that provider's settings for it
+//! (a repository and GitHub environment, a workflow, a pipeline, a
+//! namespace and Deployment, a slot).
+
+use std::collections::BTreeMap;
+
+use release_desk_domain::{PathToLive, Slug};
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use crate::{check_settings, invalid, may_reach, Connection, ConnectionId, ConnectionKind, Result};
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Type,
+)]
+#[serde(transparent)]
+pub struct BindingId(#[specta(type = u32)] pub i64);
+
+/// What a person fills in to bind a service's environment to a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BindingDraft {
+    pub service: Slug,
+    pub environment: Slug,
+    pub connection: ConnectionId,
+    pub settings: BTreeMap<String, String>,
+}
+
+/// A stored binding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Binding {
+    pub id: BindingId,
+    pub service: Slug,
+    pub environment: Slug,
+    pub connection: ConnectionId,
+    pub settings: BTreeMap<String, String>,
+}
+
+impl BindingDraft {
+    /// Checks the draft against its connection and the path to live, and
+    /// returns the settings to store, with the kind's defaults filled in.
+    /// A connection is never bound above its reach.
+    pub fn validate(
+        &self,
+        connection: &Connection,
+        path: &PathToLive,
+    ) -> Result<BTreeMap<String, String>> {
+        if connection.id != self.connection {
+            return Err(invalid("connection", "the draft names another connection"));
+        }
+        if !path.stages().iter().any(|s| s.key == self.environment) {
+            return Err(invalid(
+                "environment",
+                format!("'{}' is not a stage of the path to live", self.environment),
+            ));
+        }
+        may_reach(connection, &self.environment, path)?;
+        let mut settings: BTreeMap<String, String> = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        check_settings(&settings)?;
+        match connection.kind {
+            ConnectionKind::Github => {
+                let repo = settings.get("repository").ok_or_else(|| {
+                    invalid("repository", "name the GitHub repository as owner/name")
+                })?;
+                if !github_repository(repo) {
+                    return Err(invalid(
+                        "repository",
+                        format!("'{repo}' is not a GitHub repository: write it as owner/name"),
+                    ));
+                }
+                // GitHub environments are usually named like the stage.
+                settings
+                    .entry("environment".into())
+                    .or_insert_with(|| self.environment.to_string());
+            }
+            ConnectionKind::AzureDevops
+            | ConnectionKind::Servicenow
+            | ConnectionKind::Kubernetes
+            | ConnectionKind::AppService
+            | ConnectionKind::AwsSsm => {}
+        }
+        Ok(settings)
+    }
+}
+
+/// GitHub's rules for `owner/name`: letters, digits, `-`, `_`, `.`; never
+/// `.` or `..` (they would change the API path).
+fn github_repository(value: &str) -> bool {
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.len() <= 100
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    matches!(value.split_once('/'), Some((o, n)) if ok(o) && ok(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{connection as github, path};
+
+    fn draft(env: &str, settings: &[(&str, &str)]) -> BindingDraft {
+        BindingDraft {
+            service: Slug::parse("payments").unwrap(),
+            environment: Slug::parse(env).unwrap(),
+            connection: ConnectionId(7),
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_github_binding_needs_a_repository_and_defaults_its_environment_to_the_stage() {
+        let s = draft(
+            "test",
+            &[("repository", "acme/payments"), ("workflow", "deploy.yml")],
+        )
+        .validate(&github(None), &path())
+        .unwrap();
+        assert_eq!(s["environment"], "test");
+        assert!(draft("test", &[]).validate(&github(None), &path()).is_err());
+        for bad in ["acme", "acme/../x", "acme/pay ments", "../acme"] {
+            assert!(
+                draft("test", &[("repository", bad)])
+                    .validate(&github(None), &path())
+                    .is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_connection_is_never_bound_above_its_reach_nor_to_an_unknown_stage() {
+        let low = github(Some("test"));
+        let ok = draft("dev", &[("repository", "acme/payments")]).validate(&low, &path());
+        assert!(ok.is_ok());
+        let err = draft("production", &[("repository", "acme/payments")])
+            .validate(&low, &path())
+            .unwrap_err();
+        assert_eq!(err.code(), "connection_out_of_reach");
+        assert!(draft("moon", &[("repository", "acme/payments")])
+            .validate(&github(None), &path())
+            .is_err());
+    }
+
+    #[test]
+    fn secrets_never_go_into_a_binding() {
+        let err = draft(
+            "dev",
+            &[("repository", "acme/payments"), ("api_token", "x")],
+        )
+        .validate(&github(None), &path())
+        .unwrap_err();
+        assert!(err.to_string().contains("keyring"), "{err}");
+    }
+}
