@@ -1,0 +1,179 @@
+//! A sync of a GitHub connection into a real SQLite file, against a
+//! scripted GitHub (wiremock): what GitHub reports reaches the dashboard's
+//! table with its provider named; a binding whose repository refuses the
+//! token records why and the others still sync.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::Utc;
+use release_desk_changes::ProfileDraft;
+use release_desk_connections::{BindingDraft, ConnectionDraft, ConnectionKind};
+use release_desk_domain::Slug;
+use release_desk_store::{HistoryPage, Store, DATABASE_FILE};
+use release_desk_sync::{connect, sync, SyncProgress};
+use secrecy::SecretString;
+use serde_json::json;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn slug(s: &str) -> Slug {
+    Slug::parse(s).unwrap()
+}
+
+#[tokio::test]
+async fn a_sync_fills_the_cache_and_one_failing_binding_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(&dir.path().join(DATABASE_FILE)).await.unwrap();
+    let now = Utc::now();
+    store
+        .load_workspace(&release_desk_demo::demo_workspace(now), now)
+        .await
+        .unwrap();
+    let priya = store
+        .create_profile(
+            ProfileDraft {
+                name: "Priya".into(),
+                email: "priya@acme-health.example".into(),
+                roles: vec![slug("release-manager")],
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let server = MockServer::start().await;
+    let connection = store
+        .add_connection(
+            ConnectionDraft {
+                kind: ConnectionKind::Github,
+                name: "acme".into(),
+                base_url: Some(server.uri()),
+                settings: BTreeMap::new(),
+                reach: None,
+            },
+            &priya,
+            now,
+        )
+        .await
+        .unwrap();
+    let version = store
+        .artefact_choices()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.key == slug("payments-api"))
+        .unwrap()
+        .artefacts[0]
+        .clone();
+    for (env, repo) in [("production", "payments-api"), ("dev", "gone")] {
+        store
+            .add_binding(
+                BindingDraft {
+                    service: slug("payments-api"),
+                    environment: slug(env),
+                    connection: connection.id,
+                    settings: BTreeMap::from([("repository".into(), format!("acme/{repo}"))]),
+                },
+                &priya,
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/payments-api/deployments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 501, "ref": "main", "sha": "9f1c2e3", "environment": "production",
+             "payload": {"version": version.version, "digest": version.digest.to_string()},
+             "creator": {"login": "octocat"}, "created_at": (now + chrono::Duration::minutes(1)).to_rfc3339()}
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/payments-api/deployments/501/statuses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"state": "success", "updated_at": (now + chrono::Duration::minutes(2)).to_rfc3339(),
+             "log_url": "https://github.com/acme/payments-api/actions/runs/9"}
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/repos/acme/gone/.*"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+        .mount(&server)
+        .await;
+
+    let connected = connect(&connection, SecretString::from("ghp_sync_test".to_string())).unwrap();
+    let seen = Mutex::new(Vec::<SyncProgress>::new());
+    let report = sync(&store, &connection, &connected, Utc::now, |p| {
+        seen.lock().unwrap().push(p)
+    })
+    .await
+    .unwrap();
+    assert!(report.failed());
+    let prod = report
+        .bindings
+        .iter()
+        .find(|b| b.environment == "production")
+        .unwrap();
+    assert_eq!(prod.counts.as_ref().unwrap().inserted, 1);
+    let dev = report
+        .bindings
+        .iter()
+        .find(|b| b.environment == "dev")
+        .unwrap();
+    let why = dev.error.as_deref().unwrap();
+    assert!(why.contains("404") && why.contains("binding"), "{why}");
+    let progress = seen.into_inner().unwrap();
+    assert_eq!(progress.last().map(|p| (p.done, p.total)), Some((2, 2)));
+
+    let history = store
+        .cell_history(
+            &slug("payments-api"),
+            &slug("production"),
+            &HistoryPage::default(),
+        )
+        .await
+        .unwrap();
+    let newest = &history.entries[0];
+    assert_eq!(newest.source.as_deref(), Some("acme"));
+    assert!(newest.digest_confirmed);
+    assert_eq!(newest.actor, "octocat via acme");
+    let fresh = store.connection_freshness().await.unwrap();
+    assert_eq!(fresh[0].bindings, 2);
+    assert!(fresh[0]
+        .last_error
+        .as_deref()
+        .is_some_and(|e| e.contains("404")));
+
+    // Again, unchanged: nothing new.
+    let again = sync(&store, &connection, &connected, Utc::now, |_| {})
+        .await
+        .unwrap();
+    let prod = again
+        .bindings
+        .iter()
+        .find(|b| b.environment == "production")
+        .unwrap();
+    assert_eq!(prod.counts.as_ref().unwrap().unchanged, 1);
+}
+
+#[test]
+fn kinds_without_an_adapter_say_so_instead_of_pretending() {
+    let c = release_desk_connections::Connection {
+        id: release_desk_connections::ConnectionId(1),
+        kind: ConnectionKind::Servicenow,
+        name: "acme-sn".into(),
+        base_url: "https://acme.service-now.com".into(),
+        settings: BTreeMap::new(),
+        reach: None,
+    };
+    let err = connect(&c, SecretString::from("x".to_string()))
+        .err()
+        .unwrap();
+    assert!(
+        err.message.contains("cannot reach ServiceNow yet"),
+        "{}",
+        err.message
+    );
+}
