@@ -7,7 +7,7 @@ use tauri_specta::{collect_commands, collect_events};
 
 use crate::commands::{
     approvals, calendar, changes, connections, dashboard, deployment, profiles, promotions,
-    settings, workspace,
+    settings, sync, workspace,
 };
 
 /// Where the generated bindings live, relative to the repository root.
@@ -77,8 +77,17 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             connections::add_connection,
             connections::remove_connection,
             connections::set_connection_secret,
+            sync::test_connection,
+            sync::provider_bindings,
+            sync::add_binding,
+            sync::remove_binding,
+            sync::sync_status,
+            sync::sync_now,
         ])
-        .events(collect_events![promotions::PromotionUpdated])
+        .events(collect_events![
+            promotions::PromotionUpdated,
+            sync::SyncProgressed
+        ])
 }
 
 /// Writes the TypeScript bindings to `path`.

@@ -55,3 +55,9 @@ impl From<DomainError> for AppError {
 }
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+impl From<release_desk_provider::ProviderError> for AppError {
+    fn from(e: release_desk_provider::ProviderError) -> Self {
+        Self::new(e.kind.code(), e.message)
+    }
+}

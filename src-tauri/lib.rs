@@ -104,6 +104,18 @@ pub fn run() {
                     }
                 }));
             }
+            {
+                use tauri_specta::Event as _;
+                let handle = app.handle().clone();
+                let sink: commands::sync::SyncSink = std::sync::Arc::new(move |p: commands::sync::SyncProgressed| {
+                    if let Err(error) = p.emit(&handle) {
+                        tracing::warn!(%error, "could not send sync progress to the window");
+                    }
+                });
+                if state.on_sync.set(sink).is_err() {
+                    tracing::warn!("the sync sink was already set");
+                }
+            }
             // Promotions the last run left mid-step carry on (or reconcile).
             tauri::async_runtime::block_on(state.resume_promotions());
             if let Some(main) = app.get_webview_window("main") {
@@ -114,6 +126,7 @@ pub fn run() {
             }
             tauri::async_runtime::block_on(state.refresh_title());
             app.manage(state);
+            schedule_sync(app.handle().clone());
             Ok(())
         })
         .build(tauri::generate_context!());
@@ -140,4 +153,34 @@ pub fn run() {
             std::process::exit(1);
         }
     }
+}
+
+/// Syncs every connection in the background: first shortly after start (not
+/// during it: the window paints first), then every five minutes, or every
+/// `RELEASE_DESK_SYNC_SECS` seconds. A failure is recorded per binding and
+/// shown with the cache's age; the app keeps working on the cache.
+fn schedule_sync<R: Runtime>(handle: tauri::AppHandle<R>) {
+    let every = std::env::var("RELEASE_DESK_SYNC_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(300);
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(10.min(every))).await;
+        loop {
+            if let Some(state) = handle.try_state::<AppState>() {
+                match commands::sync::sync_all(&state).await {
+                    Ok(reports) => {
+                        for r in reports.iter().filter(|r| r.failed()) {
+                            tracing::warn!(connection = %r.name, "background sync had failures");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(code = %e.code, message = %e.message, "background sync failed")
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+        }
+    });
 }

@@ -73,6 +73,10 @@ pub struct AppState {
     /// Built on first use over the open store; rebuilt when the store is
     /// replaced (the demo loaded, the file moved aside).
     engine: tokio::sync::Mutex<Option<Engine>>,
+    /// Hands sync progress to the window (set by the shell).
+    pub(crate) on_sync: OnceLock<crate::commands::sync::SyncSink>,
+    /// One sync at a time: the background schedule and a Refresh share it.
+    pub(crate) sync_running: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -88,6 +92,8 @@ impl AppState {
             on_workspace_changed: OnceLock::new(),
             on_promotion: OnceLock::new(),
             engine: tokio::sync::Mutex::new(None),
+            on_sync: OnceLock::new(),
+            sync_running: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -85,8 +85,10 @@ const READS: [&str; 25] = [
     "promotion_gates",
 ];
 
-const MORE_READS: [&str; 6] = [
+const MORE_READS: [&str; 8] = [
     "connections",
+    "provider_bindings",
+    "sync_status",
     "promotion",
     "cell_promotions",
     "rollback_readiness",
@@ -95,7 +97,11 @@ const MORE_READS: [&str; 6] = [
 ];
 
 /// Writes open to anyone, each for a stated reason.
-const OPEN: [(&str, &str); 5] = [
+const OPEN: [(&str, &str); 6] = [
+    (
+        "sync_now",
+        "refreshes the cache with what providers report: no one's decision, audited as the sync's",
+    ),
     (
         "load_demo_workspace",
         "only into an empty database, before anyone exists",
@@ -134,7 +140,10 @@ fn may(cmd: &str, role: Option<&str>) -> Option<bool> {
         | "request_promotion"
         | "add_connection"
         | "remove_connection"
-        | "set_connection_secret" => release,
+        | "set_connection_secret"
+        | "test_connection"
+        | "add_binding"
+        | "remove_binding" => release,
         "save_calendar_rule" | "import_ics" => release || change,
         "delete_calendar_rule" => change, // the rule deleted is a freeze
         "edit_change" | "reschedule_change" | "move_change" => release || change,
@@ -214,6 +223,9 @@ fn every_write_is_refused_to_each_role_the_matrix_excludes() {
         "add_connection",
         "remove_connection",
         "set_connection_secret",
+        "test_connection",
+        "add_binding",
+        "remove_binding",
     ];
     let classified: BTreeSet<String> = READS
         .iter()
@@ -384,6 +396,12 @@ fn every_write_is_refused_to_each_role_the_matrix_excludes() {
             }}),
             "remove_connection" => json!({ "id": 999_999 }),
             "set_connection_secret" => json!({ "id": 999_999, "secret": "matrix-not-a-token" }),
+            "test_connection" => json!({ "id": 999_999 }),
+            "add_binding" => json!({ "draft": {
+                "service": "payments-api", "environment": "dev", "connection": 999_999,
+                "settings": { "repository": "acme/payments-api" },
+            }}),
+            "remove_binding" => json!({ "id": 999_999 }),
             other => panic!("no arguments for {other}"),
         }
     };
@@ -530,6 +548,10 @@ fn args_without_profile(cmd: &str) -> Value {
         }}),
         "remove_connection" => json!({ "id": 1 }),
         "set_connection_secret" => json!({ "id": 1, "secret": "s" }),
+        "test_connection" | "remove_binding" => json!({ "id": 1 }),
+        "add_binding" => json!({ "draft": {
+            "service": "demo-web", "environment": "dev", "connection": 1, "settings": {},
+        }}),
         other => panic!("no arguments for {other}"),
     }
 }

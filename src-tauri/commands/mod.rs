@@ -10,6 +10,7 @@ pub mod deployment;
 pub mod profiles;
 pub mod promotions;
 pub mod settings;
+pub mod sync;
 pub mod workspace;
 
 use release_desk_store::StoreError;

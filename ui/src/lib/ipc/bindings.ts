@@ -130,11 +130,23 @@ export const commands = {
 	 *  never echoed back; the role is checked before the keyring is touched.
 	 */
 	setConnectionSecret: (id: ConnectionId, secret: string) => typedError<ConnectionsPage, AppError>(__TAURI_INVOKE("set_connection_secret", { id, secret })),
+	/**
+	 *  Asks the provider who the connection's token is, and remembers the
+	 *  answer: actions taken there are audited with that account.
+	 */
+	testConnection: (id: ConnectionId) => typedError<ConnectionCheck, AppError>(__TAURI_INVOKE("test_connection", { id })),
+	providerBindings: () => typedError<BindingsPage, AppError>(__TAURI_INVOKE("provider_bindings")),
+	addBinding: (draft: BindingDraft) => typedError<BindingsPage, AppError>(__TAURI_INVOKE("add_binding", { draft })),
+	removeBinding: (id: BindingId) => typedError<BindingsPage, AppError>(__TAURI_INVOKE("remove_binding", { id })),
+	syncStatus: () => typedError<SyncStatus[], AppError>(__TAURI_INVOKE("sync_status")),
+	/**  Refreshes the cache from every connection now. */
+	syncNow: () => typedError<ConnectionSync[], AppError>(__TAURI_INVOKE("sync_now")),
 };
 
 /** Events */
 export const events = {
 	promotionUpdated: makeEvent<PromotionUpdated, PromotionUpdated>("promotion-updated"),
+	syncProgressed: makeEvent<SyncProgressed, SyncProgressed>("sync-progressed"),
 };
 
 /* Types */
@@ -269,6 +281,44 @@ export type AuditVerification = {
 export type BatchResult = {
 	approved: ChangeRecord[],
 	refused: Refused[],
+};
+
+/**  A stored binding. */
+export type Binding = {
+	id: BindingId,
+	service: Slug,
+	environment: Slug,
+	connection: ConnectionId,
+	settings: { [key in string]: string },
+};
+
+/**  What a person fills in to bind a service's environment to a connection. */
+export type BindingDraft = {
+	service: Slug,
+	environment: Slug,
+	connection: ConnectionId,
+	settings: { [key in string]: string },
+};
+
+export type BindingId = number;
+
+/**  What syncing one binding did. */
+export type BindingSync = {
+	service: string,
+	environment: string,
+	counts: SyncCounts | null,
+	/**  What went wrong, in a sentence that says what to do. */
+	error: string | null,
+};
+
+/**  One binding as Settings shows it. */
+export type BindingView = {
+	binding: Binding,
+	connectionName: string,
+};
+
+export type BindingsPage = {
+	bindings: BindingView[],
 };
 
 /**  A change placed in time (its duration includes soak time). */
@@ -517,6 +567,12 @@ export type Connection = {
 	reach: Slug | null,
 };
 
+/**  What "Test connection" learned. */
+export type ConnectionCheck = {
+	connection: ConnectionId,
+	identity: ProviderIdentity,
+};
+
 /**
  *  What a person fills in to add a connection. Secrets are not part of it:
  *  they go to the keyring through their own command.
@@ -536,6 +592,22 @@ export type ConnectionDraft = {
 	reach: Slug | null,
 };
 
+/**  How fresh one connection's cache is. */
+export type ConnectionFreshness = {
+	connection: ConnectionId,
+	bindings: number,
+	/**
+	 *  The oldest successful sync among its bindings (`None`: one has never
+	 *  synced).
+	 */
+	lastSyncedAt: string | null,
+	lastAttemptAt: string | null,
+	/**  The newest error, when the last attempt of some binding failed. */
+	lastError: string | null,
+	/**  Who the token proved to be at the last check. */
+	providerLogin: string | null,
+};
+
 /**  A connection's id in the store. */
 export type ConnectionId = number;
 
@@ -544,6 +616,15 @@ export type ConnectionId = number;
  *  needs no connection.
  */
 export type ConnectionKind = "github" | "azure-devops" | "servicenow" | "kubernetes" | "app-service" | "aws-ssm";
+
+/**  What syncing one connection did. */
+export type ConnectionSync = {
+	connection: ConnectionId,
+	name: string,
+	bindings: BindingSync[],
+	/**  A failure before any binding was tried (no token, unknown kind). */
+	error: string | null,
+};
 
 /**  One connection as the Settings screen shows it. */
 export type ConnectionView = {
@@ -793,6 +874,15 @@ export type HistoryEntry = {
 	durationMs: number | null,
 	outcome: Outcome,
 	failureReason: string | null,
+	/**  The connection it was synced from; `None` for the desk's own. */
+	source: string | null,
+	/**  The provider's page for it (a workflow run). */
+	link: string | null,
+	/**
+	 *  False when the provider named only a version: the digest shown is
+	 *  the desk's build of that version, not one the provider confirmed.
+	 */
+	digestConfirmed: boolean,
 };
 
 /**  Which page to read: the first, or the one after the last entry seen. */
@@ -1009,6 +1099,21 @@ export type PromotionUpdated = {
 
 /**  The systems Release Desk can hold a credential for. */
 export type Provider = "github" | "azure_devops" | "kubernetes" | "azure_app_service" | "aws_ssm" | "service_now";
+
+/**  Who a credential proves to be, as the provider says. */
+export type ProviderIdentity = {
+	/**
+	 *  The provider's name for the account, e.g. a GitHub login. Audit
+	 *  entries of actions taken there record it beside the local profile.
+	 */
+	login: string,
+	displayName: string | null,
+	/**
+	 *  What else a person checking the connection wants to see: scopes or
+	 *  permissions, the rate limit left, the server's version.
+	 */
+	details: string[],
+};
 
 /**  An item of the approval queue: all a person needs to decide without leaving it. */
 export type QueueItem = {
@@ -1288,6 +1393,31 @@ export type StrategyKind =
 "blue_green" | 
 /**  The provider replaces instances in place, one at a time. */
 "rolling";
+
+/**  What a sync of one binding's deployments did. */
+export type SyncCounts = {
+	inserted: number,
+	updated: number,
+	unchanged: number,
+	/**  Reported deployments the desk could not place, with why. */
+	skipped: string[],
+};
+
+/**  Sent to the window as a sync moves through a connection's bindings. */
+export type SyncProgressed = {
+	connection: string,
+	done: number,
+	total: number,
+	/**  False once every connection is done. */
+	running: boolean,
+};
+
+/**  How fresh one connection's part of the cache is. */
+export type SyncStatus = {
+	name: string,
+	kindLabel: string,
+	freshness: ConnectionFreshness,
+};
 
 /**  How a service is deployed in an environment. */
 export type TargetBinding = {
