@@ -5,6 +5,7 @@ use release_desk_access::{may, Action};
 use release_desk_connections::{
     keyring_account, Capability, Connection, ConnectionDraft, ConnectionId, ConnectionKind,
 };
+use release_desk_store::ConnectionFreshness;
 use secrecy::SecretString;
 use serde::Serialize;
 use specta::Type;
@@ -24,6 +25,8 @@ pub struct ConnectionView {
     pub capabilities: Vec<Capability>,
     /// Whether its secret is in the keyring. The secret never leaves it.
     pub secret_set: bool,
+    /// Who its token proved to be, and how fresh its part of the cache is.
+    pub freshness: Option<ConnectionFreshness>,
 }
 
 /// A kind of provider a person may connect to.
@@ -46,6 +49,7 @@ pub struct ConnectionsPage {
 async fn page(state: &State<'_, AppState>) -> Result<ConnectionsPage> {
     let store = state.store().await?;
     let connections = checked(state, store.connections().await).await?;
+    let freshness = checked(state, store.connection_freshness().await).await?;
     let accounts: Vec<String> = connections.iter().map(|c| keyring_account(c.id)).collect();
     let set = with_keyring(state.credentials.clone(), move |c| {
         accounts
@@ -59,6 +63,10 @@ async fn page(state: &State<'_, AppState>) -> Result<ConnectionsPage> {
             .into_iter()
             .zip(set)
             .map(|(connection, secret_set)| ConnectionView {
+                freshness: freshness
+                    .iter()
+                    .find(|f| f.connection == connection.id)
+                    .cloned(),
                 kind_label: connection.kind.label().into(),
                 capabilities: connection.kind.capabilities().to_vec(),
                 connection,

@@ -22,7 +22,10 @@ function entry(id: number, version: string, outcome: HistoryEntry['outcome'] = '
 		finishedAt: outcome === 'in_progress' ? null : started,
 		durationMs: outcome === 'in_progress' ? null : 252_000,
 		outcome,
-		failureReason: outcome === 'failed' ? 'Smoke test failed: GET /health returned 503' : null
+		failureReason: outcome === 'failed' ? 'Smoke test failed: GET /health returned 503' : null,
+		source: null,
+		link: null,
+		digestConfirmed: true
 	};
 }
 
@@ -61,6 +64,17 @@ describe('HistoryDrawer', () => {
 		await fireEvent.click(screen.getByTestId('history-more'));
 		await vi.waitFor(() => expect(screen.getAllByTestId('history-entry')).toHaveLength(3));
 		expect(requests[1]).toEqual([expect.any(String), 2]);
+	});
+
+	it('names the connection a synced deployment came from, its run, and a digest it did not confirm', async () => {
+		const synced = { ...entry(1, '1.4.2'), source: 'acme', link: 'https://github.com/acme/api/actions/runs/9', digestConfirmed: false, actor: 'octocat via acme' };
+		mockIPC((cmd) => (cmd === 'cell_history' ? page('api', 'prod', [synced, entry(2, '1.4.1')]) : undefined));
+		render(HistoryDrawer, props('api', 'prod'));
+		const rows = await screen.findAllByTestId('history-entry');
+		expect(rows[0]).toHaveTextContent('via acme');
+		expect(rows[0]).toHaveTextContent('github.com/acme/api/actions/runs/9');
+		expect(screen.getAllByTestId('digest-unconfirmed')).toHaveLength(1);
+		expect(rows[1]).not.toHaveTextContent('via ');
 	});
 
 	it('never shows a slow reply for a cell that is no longer open', async () => {

@@ -633,6 +633,8 @@ export type ConnectionView = {
 	capabilities: Capability[],
 	/**  Whether its secret is in the keyring. The secret never leaves it. */
 	secretSet: boolean,
+	/**  Who its token proved to be, and how fresh its part of the cache is. */
+	freshness: ConnectionFreshness | null,
 };
 
 export type ConnectionsPage = {

@@ -50,7 +50,7 @@ describe('Connections', () => {
 				sent = (args as { draft: ConnectionDraft }).draft;
 				page = {
 					kinds,
-					connections: [{ connection: { id: 1, kind: 'github', name: sent.name, baseUrl: 'https://api.github.com', settings: sent.settings, reach: sent.reach }, kindLabel: 'GitHub', capabilities: kinds[0].capabilities, secretSet: false }]
+					connections: [{ connection: { id: 1, kind: 'github', name: sent.name, baseUrl: 'https://api.github.com', settings: sent.settings, reach: sent.reach }, kindLabel: 'GitHub', capabilities: kinds[0].capabilities, secretSet: false, freshness: null }]
 				};
 				return page;
 			}
@@ -88,5 +88,34 @@ describe('Connections', () => {
 		render(Connections);
 		expect(await screen.findByTestId('not-permitted-manage_connections')).toHaveTextContent('Only a release manager may add or remove connections');
 		expect(screen.getByTestId('add-connection')).toBeDisabled();
+	});
+
+	it('tests a connection: who the token is, or what the provider said', async () => {
+		as('release-manager');
+		const view = {
+			connection: { id: 4, kind: 'github' as const, name: 'acme', baseUrl: 'https://api.github.com', settings: {}, reach: null },
+			kindLabel: 'GitHub',
+			capabilities: kinds[0].capabilities,
+			secretSet: true,
+			freshness: null
+		};
+		let revoked = false;
+		mockIPC((cmd) => {
+			if (cmd === 'connections') return { connections: [view], kinds };
+			if (cmd === 'dashboard') return dashboard;
+			if (cmd === 'test_connection') {
+				if (revoked) throw { code: 'provider_unauthorised', message: 'GitHub acme refused the token at GET /user (401). It is wrong, expired or revoked: set a new token in Settings → Connections.' };
+				return { connection: 4, identity: { login: 'octocat', displayName: 'The Octocat', details: ['classic token, scopes: repo, workflow', 'rate limit: 4990 of 5000 requests left, resets at 18:00 UTC'] } };
+			}
+		});
+		render(Connections);
+		await fireEvent.click(await screen.findByTestId('test-connection'));
+		const who = await screen.findByTestId('connection-identity');
+		expect(who).toHaveTextContent('Acts as octocat (The Octocat)');
+		expect(who).toHaveTextContent('scopes: repo, workflow');
+		revoked = true;
+		await fireEvent.click(screen.getByTestId('test-connection'));
+		expect(await screen.findByTestId('connection-check-error')).toHaveTextContent('set a new token');
+		expect(screen.queryByTestId('connection-identity')).toBeNull();
 	});
 });
