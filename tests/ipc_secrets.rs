@@ -133,6 +133,60 @@ fn a_stored_token_appears_in_no_database_log_or_ipc_response() {
     );
     responses.push(page);
 
+    // The token used against a provider (issue 13): a hostile GitHub that
+    // echoes the token in its refusal. The refusal reaches the person, the
+    // sync's recorded error and the log; the token reaches none of them.
+    let github = tauri::async_runtime::block_on(wiremock::MockServer::start());
+    tauri::async_runtime::block_on(
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(wiremock::ResponseTemplate::new(401).set_body_json(
+                json!({ "message": format!("Bad credentials: {token} is revoked") }),
+            ))
+            .mount(&github),
+    );
+    let page = invoke(
+        &webview,
+        "add_connection",
+        json!({ "draft": { "kind": "github", "name": "acme-mock", "baseUrl": github.uri(), "settings": {}, "reach": null } }),
+    );
+    let listed: Value = serde_json::from_str(&page).unwrap();
+    let mock_id = listed["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["connection"]["name"] == "acme-mock")
+        .unwrap()["connection"]["id"]
+        .as_i64()
+        .unwrap();
+    responses.push(invoke(
+        &webview,
+        "set_connection_secret",
+        json!({ "id": mock_id, "secret": token }),
+    ));
+    responses.push(invoke(
+        &webview,
+        "add_binding",
+        json!({ "draft": { "service": "payments-api", "environment": "dev", "connection": mock_id, "settings": { "repository": "acme/payments-api" } } }),
+    ));
+    let refused = invoke(&webview, "test_connection", json!({ "id": mock_id }));
+    assert!(
+        refused.contains("provider_unauthorised") && refused.contains("[redacted]"),
+        "the provider's refusal reached the person, scrubbed: {refused}"
+    );
+    responses.push(refused);
+    let synced = invoke(&webview, "sync_now", json!({}));
+    assert!(synced.contains("Settings → Connections"), "{synced}");
+    responses.push(synced);
+    responses.push(invoke(&webview, "sync_status", json!({})));
+    let sent = tauri::async_runtime::block_on(github.received_requests()).unwrap();
+    assert!(
+        sent.iter().any(|r| r
+            .headers
+            .get("authorization")
+            .is_some_and(|v| v.to_str().unwrap() == format!("Bearer {token}"))),
+        "the token really went to the provider, so the scans below are not vacuous"
+    );
+
     for (cmd, args) in [
         ("app_status", json!({})),
         ("connections", json!({})),

@@ -254,6 +254,34 @@ impl App {
         }
     }
 
+    /// Like [`App::wait_for_text`], but reads the DOM's `textContent`: for
+    /// elements WebKitWebDriver's visibility rules report as empty although
+    /// they are painted (a cell reached after navigating back to the
+    /// dashboard; the screenshot shows what a person sees).
+    pub async fn wait_for_dom_text(&self, css: &str, expected: &str) -> String {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let shown = self
+                .client
+                .execute(
+                    "const e = document.querySelector(arguments[0]); return e ? e.textContent : ''",
+                    vec![serde_json::json!(css)],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if shown.contains(expected) {
+                return shown;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{css} never held '{expected}' (last: '{shown}')"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn screenshot(&self, name: &str) {
         // WebKitGTK snapshots what was last painted: let the latest frame land.
         tokio::time::sleep(Duration::from_millis(400)).await;

@@ -142,7 +142,8 @@ impl Store {
                     .bind(&d.version)
                     .bind(digest.hex())
                     .bind(commit)
-                    .bind(d.link.as_deref())
+                    // Where it was built is not known; the run is the deployment's link.
+                    .bind(None::<&str>)
                     .bind(to_ms(d.created_at))
                     .fetch_one(&mut *tx)
                     .await
