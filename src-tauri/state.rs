@@ -77,6 +77,8 @@ pub struct AppState {
     pub(crate) on_sync: OnceLock<crate::commands::sync::SyncSink>,
     /// One sync at a time: the background schedule and a Refresh share it.
     pub(crate) sync_running: tokio::sync::Mutex<()>,
+    /// Provider adapters kept between syncs (their conditional-request caches).
+    pub(crate) adapters: release_desk_sync::Adapters,
 }
 
 impl AppState {
@@ -94,6 +96,7 @@ impl AppState {
             engine: tokio::sync::Mutex::new(None),
             on_sync: OnceLock::new(),
             sync_running: tokio::sync::Mutex::new(()),
+            adapters: release_desk_sync::Adapters::default(),
         }
     }
 

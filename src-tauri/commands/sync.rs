@@ -10,7 +10,7 @@ use release_desk_connections::{
 };
 use release_desk_provider::{ProviderError, ProviderErrorKind, ProviderIdentity};
 use release_desk_store::ConnectionFreshness;
-use release_desk_sync::{connect, sync, ConnectionSync, SyncProgress};
+use release_desk_sync::{sync, ConnectionSync, SyncProgress};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use specta::Type;
@@ -104,7 +104,7 @@ pub async fn test_connection(
     may(&by, Action::ManageConnections)?;
     let connection = known(&state, id).await?;
     let secret = secret_of(&state, &connection).await?;
-    let connected = connect(&connection, secret)?;
+    let connected = state.adapters.get(&connection, secret)?;
     let identity = connected.identity.ok_or_else(|| {
         ProviderError::new(
             ProviderErrorKind::Refused,
@@ -212,6 +212,9 @@ pub async fn sync_all(state: &AppState) -> Result<Vec<ConnectionSync>> {
     let _one_at_a_time = state.sync_running.lock().await;
     let store = state.store().await?;
     let connections = checked(state, store.connections().await).await?;
+    state
+        .adapters
+        .retain(&connections.iter().map(|c| c.id).collect::<Vec<_>>());
     let emit = |p: SyncProgressed| {
         if let Some(sink) = state.on_sync.get() {
             sink(p);
@@ -238,7 +241,7 @@ pub async fn sync_all(state: &AppState) -> Result<Vec<ConnectionSync>> {
                 continue;
             }
         };
-        let connected = match connect(&connection, secret) {
+        let connected = match state.adapters.get(&connection, secret) {
             Ok(c) => c,
             Err(e) => {
                 reports.push(failed(e.message));

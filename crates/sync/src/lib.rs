@@ -56,6 +56,48 @@ pub fn connect(connection: &Connection, secret: SecretString) -> Result<Connecte
     }
 }
 
+/// The adapters of every connection, kept between syncs: an adapter holds
+/// its HTTP client's conditional-request cache, so a re-sync of an unchanged
+/// provider costs only `304`s. A connection whose URL or token changed gets
+/// a new adapter (GitHub ties ETags to the token).
+#[derive(Default)]
+pub struct Adapters {
+    open: std::sync::Mutex<std::collections::HashMap<ConnectionId, (String, Connected)>>,
+}
+
+impl Adapters {
+    pub fn get(
+        &self,
+        connection: &Connection,
+        secret: SecretString,
+    ) -> Result<Connected, ProviderError> {
+        use secrecy::ExposeSecret;
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(connection.base_url.as_bytes());
+        hasher.update([0]);
+        hasher.update(connection.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(secret.expose_secret().as_bytes());
+        let key = hex::encode(hasher.finalize());
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((k, c)) = open.get(&connection.id) {
+            if *k == key {
+                return Ok(c.clone());
+            }
+        }
+        let connected = connect(connection, secret)?;
+        open.insert(connection.id, (key, connected.clone()));
+        Ok(connected)
+    }
+
+    /// Forgets adapters of connections that no longer exist.
+    pub fn retain(&self, existing: &[ConnectionId]) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|id, _| existing.contains(id));
+    }
+}
+
 /// What syncing one binding did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
 #[serde(rename_all = "camelCase")]

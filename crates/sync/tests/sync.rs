@@ -158,6 +158,67 @@ async fn a_sync_fills_the_cache_and_one_failing_binding_does_not_stop_the_others
     assert_eq!(prod.counts.as_ref().unwrap().unchanged, 1);
 }
 
+#[tokio::test]
+async fn adapters_are_kept_between_syncs_so_an_unchanged_provider_costs_304s_until_the_token_changes(
+) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::header_exists("if-none-match"))
+        .respond_with(ResponseTemplate::new(304))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"u1\"")
+                .set_body_json(json!({"login": "octocat", "name": null})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rate_limit"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"resources": {}, "rate": {"limit": 5000, "remaining": 4999, "reset": 1_900_000_000i64}}),
+        ))
+        .mount(&server)
+        .await;
+    let c = release_desk_connections::Connection {
+        id: release_desk_connections::ConnectionId(1),
+        kind: ConnectionKind::Github,
+        name: "acme".into(),
+        base_url: server.uri(),
+        settings: BTreeMap::new(),
+        reach: None,
+    };
+    let adapters = release_desk_sync::Adapters::default();
+    let token = || SecretString::from("ghp_one".to_string());
+    for _ in 0..2 {
+        let who = adapters.get(&c, token()).unwrap().identity.unwrap();
+        assert_eq!(who.whoami().await.unwrap().login, "octocat");
+    }
+    let conditional = |reqs: &[wiremock::Request]| {
+        reqs.iter()
+            .filter(|r| r.url.path() == "/user" && r.headers.contains_key("if-none-match"))
+            .count()
+    };
+    assert_eq!(
+        conditional(&server.received_requests().await.unwrap()),
+        1,
+        "the second read was not conditional"
+    );
+    // A new token: a new adapter, and no ETag of the old token is offered.
+    let who = adapters
+        .get(&c, SecretString::from("ghp_two".to_string()))
+        .unwrap()
+        .identity
+        .unwrap();
+    who.whoami().await.unwrap();
+    assert_eq!(conditional(&server.received_requests().await.unwrap()), 1);
+    adapters.retain(&[]);
+}
+
 #[test]
 fn kinds_without_an_adapter_say_so_instead_of_pretending() {
     let c = release_desk_connections::Connection {
