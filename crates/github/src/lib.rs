@@ -65,6 +65,8 @@ pub fn api_root(base_url: &str) -> String {
 
 pub struct GitHub {
     http: Client,
+    /// The last read of each environment's deployments (by list URL).
+    history: std::sync::Mutex<std::collections::HashMap<String, HistoryMemo>>,
     /// How long to look for a run GitHub started without naming it (a 204).
     dispatch_wait: Duration,
 }
@@ -89,6 +91,7 @@ impl GitHub {
         ];
         Ok(Self {
             http: Client::new(config).map_err(ProviderError::from)?,
+            history: Default::default(),
             dispatch_wait: Duration::from_secs(10),
         })
     }
@@ -97,6 +100,7 @@ impl GitHub {
     pub fn with_config(config: ClientConfig) -> Result<Self> {
         Ok(Self {
             http: Client::new(config).map_err(ProviderError::from)?,
+            history: Default::default(),
             dispatch_wait: Duration::from_secs(10),
         })
     }
@@ -227,23 +231,62 @@ fn version_and_digest(d: &wire::Deployment) -> (String, Option<release_desk_doma
     (version, digest)
 }
 
+/// How long a finished deployment's status is trusted while its list is
+/// unchanged. A status added to a finished deployment with no new deployment
+/// (rare: GitHub marks older ones inactive when a newer one succeeds, which
+/// changes the list) is picked up within this time.
+const FINISHED_STATUS_TTL: Duration = Duration::from_secs(3600);
+
+/// What the last read of one environment's deployments found.
+struct HistoryMemo {
+    at: std::time::Instant,
+    deployments: Vec<ObservedDeployment>,
+}
+
+fn finished(o: ObservedOutcome) -> bool {
+    matches!(
+        o,
+        ObservedOutcome::Succeeded | ObservedOutcome::Failed | ObservedOutcome::Inactive
+    )
+}
+
 #[async_trait]
 impl DeploymentHistory for GitHub {
+    /// One conditional request for the list; when GitHub answers 304, the
+    /// statuses of finished deployments are taken from the last read and
+    /// only unfinished ones are asked again, so an unchanged environment
+    /// costs one 304 instead of one request per deployment.
     async fn deployments(&self, binding: &BindingSettings) -> Result<Vec<ObservedDeployment>> {
         let (owner, repo) = repository(binding)?;
         let environment = setting(binding, "environment")?;
         let base = format!("/repos/{}/{}", enc(&owner), enc(&repo));
-        let list: Vec<wire::Deployment> = self
-            .get(
-                "GET /repos/{owner}/{repo}/deployments",
-                &format!(
-                    "{base}/deployments?environment={}&per_page={HISTORY_DEPTH}",
-                    enc(environment)
-                ),
-            )
+        let list_path = format!(
+            "{base}/deployments?environment={}&per_page={HISTORY_DEPTH}",
+            enc(environment)
+        );
+        let listed = self
+            .http
+            .get_json::<Vec<wire::Deployment>>("GET /repos/{owner}/{repo}/deployments", &list_path)
             .await?;
-        let mut out = Vec::with_capacity(list.len());
-        for d in list {
+        let remembered: BTreeMap<String, ObservedDeployment> = {
+            let memo = self.history.lock().unwrap_or_else(|p| p.into_inner());
+            match memo.get(&list_path) {
+                Some(m) if listed.not_modified && m.at.elapsed() < FINISHED_STATUS_TTL => m
+                    .deployments
+                    .iter()
+                    .filter(|d| finished(d.outcome))
+                    .map(|d| (d.provider_id.clone(), d.clone()))
+                    .collect(),
+                _ => BTreeMap::new(),
+            }
+        };
+        let mut out = Vec::with_capacity(listed.value.len());
+        for d in listed.value {
+            let provider_id = format!("{owner}/{repo}/deployments/{}", d.id);
+            if let Some(known) = remembered.get(&provider_id) {
+                out.push(known.clone());
+                continue;
+            }
             // Newest status first; one is enough.
             let statuses: Vec<wire::DeploymentStatus> = self
                 .get(
@@ -254,7 +297,7 @@ impl DeploymentHistory for GitHub {
             let latest = statuses.first();
             let (version, digest) = version_and_digest(&d);
             out.push(ObservedDeployment {
-                provider_id: format!("{owner}/{repo}/deployments/{}", d.id),
+                provider_id,
                 environment: d.environment.clone(),
                 version,
                 digest,
@@ -271,6 +314,19 @@ impl DeploymentHistory for GitHub {
                         .filter(|u| !u.is_empty())
                 }),
             });
+        }
+        let mut memo = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        // Kept fresh only from full reads, so the TTL counts from one.
+        if remembered.is_empty() || !memo.contains_key(&list_path) {
+            memo.insert(
+                list_path,
+                HistoryMemo {
+                    at: std::time::Instant::now(),
+                    deployments: out.clone(),
+                },
+            );
+        } else if let Some(m) = memo.get_mut(&list_path) {
+            m.deployments = out.clone();
         }
         Ok(out)
     }

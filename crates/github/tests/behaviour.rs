@@ -297,13 +297,65 @@ async fn deployments_are_read_with_their_outcome_and_an_unchanged_resync_costs_o
     assert_eq!(first[0].created_by.as_deref(), Some("octocat"));
     assert_eq!(first[1].version, "v1.4.1");
     assert_eq!(first[1].outcome, ObservedOutcome::Inactive);
+    let before = gh.http().stats().requests;
     let again = gh.deployments(&binding()).await.unwrap();
     assert_eq!(again, first);
+    // One conditional request for the list; both deployments had finished,
+    // so their statuses are not asked again.
+    assert_eq!(
+        gh.http().stats().requests - before,
+        1,
+        "the re-sync asked more than the list"
+    );
     assert_eq!(
         gh.http().stats().not_modified,
-        3,
+        1,
         "the re-sync was not conditional"
     );
+}
+
+#[tokio::test]
+async fn an_unchanged_list_still_asks_again_about_deployments_that_had_not_finished() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/deployments")))
+        .respond_with(ResponseTemplate::new(200).insert_header("etag", "\"d1\"").set_body_json(json!([
+            {"id": 3, "ref": "v2.0.0", "sha": "9f1c2e", "environment": "production", "payload": {},
+             "creator": null, "created_at": "2026-12-02T09:00:00Z"}
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/deployments/3/statuses")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"state": "in_progress", "updated_at": "2026-12-02T09:01:00Z"}
+        ])))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/deployments/3/statuses")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"state": "success", "updated_at": "2026-12-02T09:05:00Z"}
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::header("if-none-match", "\"d1\""))
+        .respond_with(ResponseTemplate::new(304))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let gh = github(&server);
+    assert_eq!(
+        gh.deployments(&binding()).await.unwrap()[0].outcome,
+        ObservedOutcome::InProgress
+    );
+    assert_eq!(
+        gh.deployments(&binding()).await.unwrap()[0].outcome,
+        ObservedOutcome::Succeeded
+    );
+    assert_eq!(gh.http().stats().not_modified, 1);
 }
 
 #[tokio::test]
