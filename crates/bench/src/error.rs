@@ -27,6 +27,9 @@ pub enum BenchError {
     #[error(transparent)]
     Calendar(#[from] crate::calendar::CalendarBenchError),
 
+    #[error("the sync benchmark failed: {0}")]
+    Sync(String),
+
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
 

@@ -18,6 +18,7 @@ mod procfs;
 mod queries;
 mod report;
 mod stats;
+mod sync;
 mod traffic;
 mod workspaces;
 
@@ -77,6 +78,10 @@ struct Cli {
     /// rollback under load are measured only when given.
     #[arg(long, value_name = "PATH")]
     sample_service: Option<PathBuf>,
+
+    /// Leave out the sync from a fake GitHub.
+    #[arg(long)]
+    skip_sync: bool,
 
     /// Leave out the zero-downtime measurement.
     #[arg(long)]
@@ -160,6 +165,18 @@ fn run(cli: &Cli) -> Result<Completion> {
         _ => None,
     };
 
+    let sync = if cli.skip_sync || cli.only_calendar {
+        None
+    } else {
+        eprintln!(
+            "[bench] sync: {} repositories × {} environments from a fake GitHub with {} ms latency",
+            sync::REPOSITORIES,
+            sync::ENVIRONMENTS,
+            sync::LATENCY.as_millis()
+        );
+        Some(runtime.block_on(sync::measure(now))?)
+    };
+
     let report = Report {
         date: now,
         machine,
@@ -172,6 +189,7 @@ fn run(cli: &Cli) -> Result<Completion> {
         calendar,
         month_view,
         traffic,
+        sync,
     };
     std::fs::write(&cli.out, report::render_document(&report)).map_err(|source| {
         BenchError::WriteReport {

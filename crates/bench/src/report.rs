@@ -82,6 +82,7 @@ pub struct Report {
     pub month_view: MonthViewOutcome,
     /// `None` when not measured (no sample service binary, or skipped).
     pub traffic: Option<crate::traffic::TrafficMeasure>,
+    pub sync: Option<crate::sync::SyncMeasure>,
 }
 
 pub(crate) fn status(met: bool) -> &'static str {
@@ -157,6 +158,7 @@ pub fn render_tables(report: &Report) -> String {
     calendar::render::tables(&mut out, report.calendar.as_ref());
     month_view::render::table(&mut out, &report.month_view);
     crate::traffic::render::table(&mut out, report.traffic.as_ref());
+    crate::sync::render::table(&mut out, report.sync.as_ref());
     app_tables(&mut out, report);
     out
 }
@@ -561,6 +563,7 @@ mod tests {
             calendar: Some(example(&[85])),
             month_view: MonthViewOutcome::NotRun("`--only-calendar` was given.".into()),
             traffic: None,
+            sync: None,
         };
         let tables = render_tables(&report);
         for heading in [
