@@ -119,7 +119,7 @@ pub async fn test_connection(
     checked(
         &state,
         store
-            .record_provider_login(id, &identity.login, chrono::Utc::now())
+            .record_provider_login(id, &identity.login, &by, chrono::Utc::now())
             .await,
     )
     .await?;

@@ -24,10 +24,10 @@ use async_trait::async_trait;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use release_desk_http::{Auth, Client, ClientConfig, Method};
 use release_desk_provider::{
-    ActionKey, ApprovalSource, BindingSettings, DeploymentHistory, Identity, ObservedDeployment,
-    ObservedOutcome, PendingApproval, PipelineDeploy, PipelineRequest, ProviderError,
-    ProviderErrorKind, ProviderIdentity, Result, RunHandle, RunJob, RunProgress, RunState, RunStep,
-    Verdict,
+    ActionKey, ApprovalSource, BindingSettings, CommitHistory, Comparison, DeploymentHistory,
+    Identity, ObservedDeployment, ObservedOutcome, PendingApproval, PipelineDeploy,
+    PipelineRequest, ProviderError, ProviderErrorKind, ProviderIdentity, Result, RunHandle, RunJob,
+    RunProgress, RunState, RunStep, ShippedCommit, Verdict,
 };
 use secrecy::SecretString;
 
@@ -598,6 +598,98 @@ impl PipelineDeploy for GitHub {
                 })
                 .collect(),
             link: Some(r.html_url),
+        })
+    }
+}
+
+/// The most commits "what ships" lists; GitHub's compare pages hold 100.
+const MAX_SHIPPED: usize = 500;
+
+/// The pull request a commit message names: a merge commit's "Merge pull
+/// request #123 from …" or a squash merge's title ending "(#123)".
+fn pull_request_of(message: &str) -> Option<u32> {
+    let title = message.lines().next().unwrap_or("");
+    if let Some(rest) = title.strip_prefix("Merge pull request #") {
+        return rest
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok();
+    }
+    let inner = title.trim_end().strip_suffix(')')?;
+    let (_, number) = inner.rsplit_once("(#")?;
+    number.parse().ok()
+}
+
+/// A ref a person or a version gives: letters, digits and `._-/`, never `..`
+/// (which would change the compare's meaning).
+fn git_ref(value: &str) -> Result<&str> {
+    let ok = !value.is_empty()
+        && value.len() <= 200
+        && !value.contains("..")
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
+    if ok {
+        Ok(value)
+    } else {
+        Err(refused(format!(
+            "'{value}' is not a git ref the desk compares"
+        )))
+    }
+}
+
+#[async_trait]
+impl CommitHistory for GitHub {
+    async fn compare(
+        &self,
+        binding: &BindingSettings,
+        base: &str,
+        head: &str,
+    ) -> Result<Comparison> {
+        let (owner, repo) = repository(binding)?;
+        let (base, head) = (git_ref(base)?, git_ref(head)?);
+        let mut commits = Vec::new();
+        let mut total = 0;
+        let mut not_ahead = false;
+        // The compare API pages its commits (oldest first) without a Link
+        // header: ask page by page until a short page or the cap.
+        for page in 1..=(MAX_SHIPPED / 100) {
+            let answer: wire::Compare = self
+                .get(
+                    "GET /repos/{owner}/{repo}/compare/{basehead}",
+                    &format!(
+                        "/repos/{}/{}/compare/{}...{}?per_page=100&page={page}",
+                        enc(&owner),
+                        enc(&repo),
+                        enc(base),
+                        enc(head)
+                    ),
+                )
+                .await?;
+            total = answer.total_commits;
+            not_ahead = answer.status != "ahead";
+            let got = answer.commits.len();
+            commits.extend(answer.commits.into_iter().map(|c| {
+                ShippedCommit {
+                    title: c.commit.message.lines().next().unwrap_or("").to_string(),
+                    pull_request: pull_request_of(&c.commit.message),
+                    author: c
+                        .author
+                        .map(|a| a.login)
+                        .or_else(|| c.commit.author.and_then(|a| a.name)),
+                    link: c.html_url,
+                    sha: c.sha,
+                }
+            }));
+            if got < 100 || commits.len() >= total as usize {
+                break;
+            }
+        }
+        Ok(Comparison {
+            commits,
+            total,
+            not_ahead,
         })
     }
 }

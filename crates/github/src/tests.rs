@@ -133,3 +133,26 @@ fn version_comes_from_the_payload_or_the_ref() {
     let (_, dg) = version_and_digest(&d(serde_json::json!({"digest": "not a digest"})));
     assert_eq!(dg, None);
 }
+
+#[test]
+fn the_pull_request_comes_from_a_merge_or_a_squash_title() {
+    assert_eq!(
+        pull_request_of("Merge pull request #123 from acme/fix\n\nFix it"),
+        Some(123)
+    );
+    assert_eq!(
+        pull_request_of("Fix the totals (#88)\n\n* detail"),
+        Some(88)
+    );
+    assert_eq!(pull_request_of("Fix the totals"), None);
+    assert_eq!(pull_request_of("Fix (#x)"), None);
+    assert_eq!(pull_request_of(""), None);
+}
+
+#[test]
+fn a_compared_ref_cannot_change_the_range() {
+    assert!(git_ref("v1.4.2").is_ok() && git_ref("release/1.4").is_ok());
+    for bad in ["", "a..b", "v1 2", "x?y", "a...b"] {
+        assert!(git_ref(bad).is_err(), "{bad}");
+    }
+}

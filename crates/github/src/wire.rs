@@ -127,3 +127,30 @@ pub struct Step {
     pub status: String,
     pub conclusion: Option<String>,
 }
+
+#[derive(Debug, Deserialize)]
+pub struct Compare {
+    pub status: String,
+    pub total_commits: u32,
+    #[serde(default)]
+    pub commits: Vec<CompareCommit>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompareCommit {
+    pub sha: String,
+    pub commit: CommitDetail,
+    pub author: Option<Actor>,
+    pub html_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CommitDetail {
+    pub message: String,
+    pub author: Option<GitAuthor>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GitAuthor {
+    pub name: Option<String>,
+}

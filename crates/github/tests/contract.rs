@@ -122,6 +122,20 @@ async fn a_workflow_is_dispatched_with_its_inputs_and_followed() {
 }
 
 #[tokio::test]
+async fn what_ships_between_two_versions() {
+    use release_desk_provider::CommitHistory;
+    let shipped = github(&[])
+        .compare(&binding(), "v1.4.1", "v1.4.2")
+        .await
+        .unwrap();
+    assert!(
+        !shipped.commits.is_empty(),
+        "GitHub's example lists commits"
+    );
+    assert!(shipped.commits.iter().all(|c| !c.sha.is_empty()));
+}
+
+#[tokio::test]
 async fn prism_rejects_what_github_would_so_these_tests_can_fail() {
     let gh = github(&[]);
     let err = gh

@@ -217,3 +217,39 @@ pub trait PipelineDeploy: Send + Sync {
 
     async fn poll_run(&self, binding: &BindingSettings, run: &RunHandle) -> Result<RunProgress>;
 }
+
+/// A commit that ships between what runs and a candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippedCommit {
+    pub sha: String,
+    /// The first line of its message.
+    pub title: String,
+    pub author: Option<String>,
+    /// The pull request it came from, where the message names one
+    /// ("Merge pull request #123", or a squash merge's "(#123)").
+    pub pull_request: Option<u32>,
+    pub link: Option<String>,
+}
+
+/// What ships from `base` to `head`, oldest commit first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Comparison {
+    pub commits: Vec<ShippedCommit>,
+    /// How many commits the provider counts between them.
+    pub total: u32,
+    /// `head` is not ahead of `base` (behind, diverged or identical).
+    pub not_ahead: bool,
+}
+
+/// A source of "what ships": the commits between two versions.
+#[async_trait]
+pub trait CommitHistory: Send + Sync {
+    async fn compare(
+        &self,
+        binding: &BindingSettings,
+        base: &str,
+        head: &str,
+    ) -> Result<Comparison>;
+}

@@ -23,9 +23,9 @@ mod error;
 mod signature;
 
 pub use capability::{
-    ApprovalSource, BindingSettings, DeploymentHistory, Identity, ObservedDeployment,
-    ObservedOutcome, PendingApproval, PipelineDeploy, PipelineRequest, ProviderIdentity, RunHandle,
-    RunJob, RunProgress, RunState, RunStep, Verdict,
+    ApprovalSource, BindingSettings, CommitHistory, Comparison, DeploymentHistory, Identity,
+    ObservedDeployment, ObservedOutcome, PendingApproval, PipelineDeploy, PipelineRequest,
+    ProviderIdentity, RunHandle, RunJob, RunProgress, RunState, RunStep, ShippedCommit, Verdict,
 };
 
 pub use error::{ProviderError, ProviderErrorKind, Result};

@@ -281,21 +281,40 @@ impl Store {
         Ok(())
     }
 
-    /// Records who a connection's credential proved to be (after "Test
-    /// connection" or a sync), so actions taken there name that account.
+    /// Records who a connection's credential proved to be, when `by` tested
+    /// it: kept with the connection and audited beside the local profile, so
+    /// actions taken at the provider can name that account.
     pub async fn record_provider_login(
         &self,
         connection: ConnectionId,
         login: &str,
+        by: &release_desk_changes::Profile,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query("UPDATE connections SET provider_login = ?, checked_at_ms = ? WHERE id = ?")
-            .bind(login)
-            .bind(to_ms(now))
-            .bind(connection.0)
-            .execute(self.pool())
-            .await
-            .map_err(|e| self.fail(e))?;
+        release_desk_access::may(by, release_desk_access::Action::ManageConnections)?;
+        let mut tx = self.begin_write().await?;
+        let name: Option<String> = sqlx::query_scalar(
+            "UPDATE connections SET provider_login = ?, checked_at_ms = ? WHERE id = ? RETURNING name",
+        )
+        .bind(login)
+        .bind(to_ms(now))
+        .bind(connection.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        let Some(name) = name else {
+            return Err(crate::bindings::unknown_connection(connection));
+        };
+        self.audit_setup(
+            &mut tx,
+            by,
+            now,
+            "connection.tested",
+            format!("connection:{}", connection.0),
+            json!({ "name": name, "providerLogin": login }),
+        )
+        .await?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(())
     }
 

@@ -252,6 +252,38 @@ async fn synced_deployments_are_upserted_by_provider_id_and_say_where_they_came_
 
     let fresh = store.connection_freshness().await.unwrap();
     assert!(fresh[0].last_synced_at.is_some() && fresh[0].last_error.is_none());
+    // Testing the token remembers (and audits) the account it proves.
+    let tom = person(&store, "Tom", &["change-manager"]).await;
+    assert_eq!(
+        store
+            .record_provider_login(gh.id, "octocat", &tom, now())
+            .await
+            .unwrap_err()
+            .code(),
+        "not_release_manager"
+    );
+    store
+        .record_provider_login(gh.id, "octocat", &priya, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.connection_freshness().await.unwrap()[0]
+            .provider_login
+            .as_deref(),
+        Some("octocat")
+    );
+    let tested = store
+        .audit_of(&format!("connection:{}", gh.id.0))
+        .await
+        .unwrap();
+    let entry = tested
+        .iter()
+        .find(|e| e.action == "connection.tested")
+        .unwrap();
+    assert!(
+        entry.actor.starts_with("Priya <") && entry.detail.contains("octocat"),
+        "{entry:?}"
+    );
     store
         .record_sync_failure(
             b.id,

@@ -14,7 +14,8 @@ use release_desk_connections::{may_reach, Binding, Connection, ConnectionId, Con
 use release_desk_domain::PathToLive;
 use release_desk_github::GitHub;
 use release_desk_provider::{
-    ApprovalSource, DeploymentHistory, Identity, PipelineDeploy, ProviderError, ProviderErrorKind,
+    ApprovalSource, CommitHistory, DeploymentHistory, Identity, PipelineDeploy, ProviderError,
+    ProviderErrorKind,
 };
 use release_desk_store::{Store, SyncCounts, SyncSource};
 use secrecy::SecretString;
@@ -28,6 +29,7 @@ pub struct Connected {
     pub history: Option<Arc<dyn DeploymentHistory>>,
     pub approvals: Option<Arc<dyn ApprovalSource>>,
     pub pipeline: Option<Arc<dyn PipelineDeploy>>,
+    pub commits: Option<Arc<dyn CommitHistory>>,
 }
 
 /// Opens the adapter for a connection with its secret.
@@ -39,7 +41,8 @@ pub fn connect(connection: &Connection, secret: SecretString) -> Result<Connecte
                 identity: Some(gh.clone()),
                 history: Some(gh.clone()),
                 approvals: Some(gh.clone()),
-                pipeline: Some(gh),
+                pipeline: Some(gh.clone()),
+                commits: Some(gh),
             })
         }
         ConnectionKind::AzureDevops
