@@ -138,7 +138,8 @@ pub async fn set_connection_secret(
     id: ConnectionId,
     secret: String,
 ) -> Result<ConnectionsPage> {
-    let secret = SecretString::from(secret);
+    // A pasted token often brings a line break along; no token holds one.
+    let secret = SecretString::from(secret.trim().to_owned());
     let by = state.current_profile().await?;
     may(&by, Action::ManageConnections)?;
     let store = state.store().await?;

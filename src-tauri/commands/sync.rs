@@ -210,6 +210,21 @@ pub async fn sync_now(state: State<'_, AppState>) -> Result<Vec<ConnectionSync>>
 /// Refresh and by the background schedule.
 pub async fn sync_all(state: &AppState) -> Result<Vec<ConnectionSync>> {
     let _one_at_a_time = state.sync_running.lock().await;
+    // However this returns, the window hears that the sync is over.
+    struct Finished<'a>(&'a AppState);
+    impl Drop for Finished<'_> {
+        fn drop(&mut self) {
+            if let Some(sink) = self.0.on_sync.get() {
+                sink(SyncProgressed {
+                    connection: String::new(),
+                    done: 0,
+                    total: 0,
+                    running: false,
+                });
+            }
+        }
+    }
+    let _finished = Finished(state);
     let store = state.store().await?;
     let connections = checked(state, store.connections().await).await?;
     state
@@ -228,23 +243,30 @@ pub async fn sync_all(state: &AppState) -> Result<Vec<ConnectionSync>> {
         {
             continue;
         }
-        let failed = |message: String| ConnectionSync {
-            connection: connection.id,
-            name: connection.name.clone(),
-            bindings: vec![],
-            error: Some(message),
+        let opened = match secret_of(state, &connection).await {
+            Ok(secret) => state
+                .adapters
+                .get(&connection, secret)
+                .map_err(|e| e.message),
+            Err(e) => Err(e.message),
         };
-        let secret = match secret_of(state, &connection).await {
-            Ok(s) => s,
-            Err(e) => {
-                reports.push(failed(e.message));
-                continue;
-            }
-        };
-        let connected = match state.adapters.get(&connection, secret) {
+        let connected = match opened {
             Ok(c) => c,
-            Err(e) => {
-                reports.push(failed(e.message));
+            Err(message) => {
+                // Recorded, so the sync bar shows why this cache is not fresher.
+                checked(
+                    state,
+                    store
+                        .record_connection_sync_failure(connection.id, &message, chrono::Utc::now())
+                        .await,
+                )
+                .await?;
+                reports.push(ConnectionSync {
+                    connection: connection.id,
+                    name: connection.name.clone(),
+                    bindings: vec![],
+                    error: Some(message),
+                });
                 continue;
             }
         };
@@ -268,11 +290,5 @@ pub async fn sync_all(state: &AppState) -> Result<Vec<ConnectionSync>> {
         })?;
         reports.push(report);
     }
-    emit(SyncProgressed {
-        connection: String::new(),
-        done: 0,
-        total: 0,
-        running: false,
-    });
     Ok(reports)
 }

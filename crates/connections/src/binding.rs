@@ -75,10 +75,35 @@ impl BindingDraft {
                         format!("'{repo}' is not a GitHub repository: write it as owner/name"),
                     ));
                 }
+                for key in ["environment", "workflow", "ref"] {
+                    if settings.get(key).is_some_and(|v| v == "." || v == "..") {
+                        return Err(invalid("settings", format!("'..' is not a valid {key}")));
+                    }
+                }
                 // GitHub environments are usually named like the stage.
-                settings
+                let named = settings
                     .entry("environment".into())
-                    .or_insert_with(|| self.environment.to_string());
+                    .or_insert_with(|| self.environment.to_string())
+                    .clone();
+                // The reach holds for what is really read or approved: a
+                // lower connection's binding may not name a higher stage's
+                // GitHub environment.
+                if let Some(reach) = &connection.reach {
+                    let stages = path.stages();
+                    let limit = stages
+                        .iter()
+                        .position(|s| &s.key == reach)
+                        .unwrap_or(usize::MAX);
+                    if let Some(higher) = stages.iter().skip(limit.saturating_add(1)).find(|s| {
+                        s.key.as_str().eq_ignore_ascii_case(&named)
+                            || s.name.eq_ignore_ascii_case(&named)
+                    }) {
+                        return Err(crate::ConnectionError::OutOfReach(format!(
+                            "connection '{}' is limited to stages up to {reach}, so it may not read or approve the GitHub environment '{named}' of {}",
+                            connection.name, higher.key
+                        )));
+                    }
+                }
             }
             ConnectionKind::AzureDevops
             | ConnectionKind::Servicenow
@@ -153,6 +178,33 @@ mod tests {
         assert!(draft("moon", &[("repository", "acme/payments")])
             .validate(&github(None), &path())
             .is_err());
+    }
+
+    #[test]
+    fn a_lower_connection_cannot_name_a_higher_stages_environment() {
+        let low = github(Some("test"));
+        let err = draft(
+            "dev",
+            &[
+                ("repository", "acme/payments"),
+                ("environment", "Production"),
+            ],
+        )
+        .validate(&low, &path())
+        .unwrap_err();
+        assert_eq!(err.code(), "connection_out_of_reach");
+        assert!(draft(
+            "dev",
+            &[("repository", "acme/payments"), ("environment", "qa")]
+        )
+        .validate(&low, &path())
+        .is_ok());
+        assert!(draft(
+            "dev",
+            &[("repository", "acme/payments"), ("workflow", "..")]
+        )
+        .validate(&github(None), &path())
+        .is_err());
     }
 
     #[test]

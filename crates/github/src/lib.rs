@@ -157,11 +157,16 @@ fn repository(binding: &BindingSettings) -> Result<(String, String)> {
 }
 
 fn setting<'a>(binding: &'a BindingSettings, key: &str) -> Result<&'a str> {
-    binding
+    let value = binding
         .get(key)
         .map(String::as_str)
         .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| refused(format!("the binding does not set '{key}'")))
+        .ok_or_else(|| refused(format!("the binding does not set '{key}'")))?;
+    // Encoded, these still name another path once a URL is normalised.
+    if value == "." || value == ".." {
+        return Err(refused(format!("'{value}' is not a valid {key}")));
+    }
+    Ok(value)
 }
 
 #[async_trait]
@@ -287,14 +292,27 @@ impl DeploymentHistory for GitHub {
                 out.push(known.clone());
                 continue;
             }
-            // Newest status first; one is enough.
-            let statuses: Vec<wire::DeploymentStatus> = self
+            // Newest status first; one is enough, unless it is `inactive`,
+            // which only says a later deployment replaced this one (or a
+            // cleanup deactivated it): how it ended is the status before.
+            let mut statuses: Vec<wire::DeploymentStatus> = self
                 .get(
                     "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
                     &format!("{base}/deployments/{}/statuses?per_page=1", d.id),
                 )
                 .await?;
-            let latest = statuses.first();
+            if statuses.first().is_some_and(|s| s.state == "inactive") {
+                statuses = self
+                    .get(
+                        "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+                        &format!("{base}/deployments/{}/statuses?per_page=20", d.id),
+                    )
+                    .await?;
+            }
+            let latest = statuses
+                .iter()
+                .find(|s| s.state != "inactive")
+                .or(statuses.first());
             let (version, digest) = version_and_digest(&d);
             out.push(ObservedDeployment {
                 provider_id,
@@ -453,6 +471,23 @@ fn run_state(run: &wire::Run, environment: &str) -> RunState {
 }
 
 impl GitHub {
+    /// Looks for the run a key started, for up to `dispatch_wait`.
+    async fn wait_for_run(
+        &self,
+        key: &ActionKey,
+        binding: &BindingSettings,
+    ) -> Result<Option<RunHandle>> {
+        let step = Duration::from_millis(500).min(self.dispatch_wait);
+        let deadline = tokio::time::Instant::now() + self.dispatch_wait;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(step).await;
+            if let Some(run) = self.find_run(key, binding).await? {
+                return Ok(Some(run));
+            }
+        }
+        Ok(None)
+    }
+
     async fn workflow_runs(&self, binding: &BindingSettings) -> Result<Vec<wire::Run>> {
         let (owner, repo) = repository(binding)?;
         let workflow = setting(binding, "workflow")?;
@@ -519,7 +554,7 @@ impl PipelineDeploy for GitHub {
             },
             "return_run_details": true,
         });
-        let answer = self
+        let sent = self
             .http
             .send(
                 Method::Post,
@@ -532,7 +567,20 @@ impl PipelineDeploy for GitHub {
                 ),
                 Some(&body),
             )
-            .await?;
+            .await;
+        let answer = match sent {
+            Ok(a) => a,
+            Err(e) if e.kind == release_desk_http::HttpErrorKind::MaybeApplied => {
+                // GitHub may have started it: look for it (the runs list lags
+                // a dispatch by seconds) before saying the outcome is unknown,
+                // so the next try finds it rather than dispatching again.
+                if let Some(run) = self.wait_for_run(key, binding).await? {
+                    return Ok(run);
+                }
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         if answer.status == 200 && !answer.body.is_empty() {
             let run: wire::DispatchAnswer = self.http.decode(
                 "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
@@ -545,13 +593,8 @@ impl PipelineDeploy for GitHub {
         }
         // 204: GitHub (or an older Enterprise server) gave no run id; the run
         // appears in the list within seconds, named after the key.
-        let step = Duration::from_millis(500).min(self.dispatch_wait);
-        let deadline = tokio::time::Instant::now() + self.dispatch_wait;
-        while tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(step).await;
-            if let Some(run) = self.find_run(key, binding).await? {
-                return Ok(run);
-            }
+        if let Some(run) = self.wait_for_run(key, binding).await? {
+            return Ok(run);
         }
         // Not retried: a retry would dispatch a second deployment.
         Err(refused(format!(

@@ -393,3 +393,35 @@ async fn approvals_waiting_on_an_environment_name_their_reviewers_and_filter_by_
     assert_eq!(p.title, "Deploy 1.4.2 (run #40)");
     assert_eq!(p.reference["environment_id"], "7");
 }
+
+#[tokio::test]
+async fn a_deactivated_deployment_keeps_how_it_ended() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/deployments")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 4, "ref": "v3.0.0", "sha": "9f1c2e", "environment": "production", "payload": {},
+             "creator": null, "created_at": "2026-12-02T09:00:00Z"}
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/deployments/4/statuses")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"state": "inactive", "updated_at": "2026-12-03T09:00:00Z"},
+            {"state": "failure", "updated_at": "2026-12-02T09:04:00Z"},
+            {"state": "in_progress", "updated_at": "2026-12-02T09:01:00Z"}
+        ])))
+        .mount(&server)
+        .await;
+    let d = github(&server).deployments(&binding()).await.unwrap();
+    assert_eq!(
+        d[0].outcome,
+        ObservedOutcome::Failed,
+        "a failed deployment deactivated later is not a success"
+    );
+    assert_eq!(
+        d[0].updated_at.unwrap().to_rfc3339(),
+        "2026-12-02T09:04:00+00:00"
+    );
+}

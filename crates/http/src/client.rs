@@ -183,6 +183,12 @@ impl Client {
                 .map_err(|_| setup(format!("the value of {name} is not a header value")))?;
             headers.insert(name, value);
         }
+        let auth_header = config.auth.header();
+        if auth_header.is_none() && !matches!(config.auth, Auth::None) {
+            return Err(setup(
+                "the token holds characters a header cannot carry (a line break?): set it again in Settings → Connections".into(),
+            ));
+        }
         let http = reqwest::Client::builder()
             .user_agent(concat!("ReleaseDesk/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
@@ -193,7 +199,7 @@ impl Client {
             .map_err(|e| setup(format!("the HTTP client could not start: {e}")))?;
         Ok(Self {
             http,
-            auth_header: config.auth.header(),
+            auth_header,
             token_fp: config
                 .auth
                 .secret()
@@ -330,7 +336,7 @@ impl Client {
                 format!(
                     "{} pointed the next page of {endpoint} somewhere else ({}); Release Desk does not follow it with your token.",
                     self.config.provider,
-                    next.chars().take(120).collect::<String>()
+                    self.scrub(next).chars().take(120).collect::<String>()
                 ),
             )),
         }
@@ -418,7 +424,7 @@ impl Client {
                 }
                 Next::GiveUp(why) => {
                     let text = self.read_body(endpoint, response).await.unwrap_or_default();
-                    let said = provider_message(&text);
+                    let said = provider_message(&text, |t| self.scrub(t));
                     return Err(self.give_up(endpoint, url, why, Some(status), &said));
                 }
                 Next::Done => {}
@@ -436,9 +442,15 @@ impl Client {
                     ));
                 };
                 self.not_modified.fetch_add(1, Ordering::Relaxed);
+                // The kept answer's headers, updated by what the 304 says
+                // (its rate limit, a new ETag).
+                let mut merged = c.headers;
+                for (name, value) in &headers {
+                    merged.insert(name.clone(), value.clone());
+                }
                 return Ok(Response {
                     status: 200,
-                    headers,
+                    headers: merged,
                     body: c.body,
                     not_modified: true,
                 });
@@ -451,6 +463,7 @@ impl Client {
                         Cached {
                             etag: etag.to_string(),
                             body: bytes.clone(),
+                            headers: headers.clone(),
                         },
                     );
                 }
@@ -598,7 +611,7 @@ impl Client {
                 format!("{p} found nothing at {endpoint} (404{said}). Check the binding's settings, and that the token can see it (private resources answer 404 to tokens that cannot)."),
             ),
             GiveUp::RateLimited { wait_secs } => {
-                let until = now_secs() + wait_secs;
+                let until = now_secs().saturating_add(wait_secs);
                 (
                     HttpErrorKind::RateLimited { until_epoch_secs: until },
                     format!("{p} is rate limiting this token for another {}; Release Desk will try again after that, and the cached data stays available.", human_wait(wait_secs)),
@@ -630,12 +643,23 @@ impl Client {
         self.error(endpoint, kind, message)
     }
 
+    /// Removes the credential from text, as sent and as Basic auth encodes it.
+    fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        if let Some(secret) = self.config.auth.secret().filter(|s| !s.is_empty()) {
+            out = out.replace(secret, "[redacted]");
+        }
+        if let Some(header) = &self.auth_header {
+            if let Some(encoded) = header.to_str().ok().and_then(|h| h.strip_prefix("Basic ")) {
+                out = out.replace(encoded, "[redacted]");
+            }
+        }
+        out
+    }
+
     /// Every error passes here, so no credential can reach its text.
     fn error(&self, endpoint: &str, kind: HttpErrorKind, message: String) -> HttpError {
-        let message = match self.config.auth.secret() {
-            Some(secret) if !secret.is_empty() => message.replace(secret, "[redacted]"),
-            _ => message,
-        };
+        let message = self.scrub(&message);
         HttpError {
             kind,
             endpoint: endpoint.to_string(),
@@ -646,7 +670,7 @@ impl Client {
 
 /// What the provider said in an error body: GitHub's `message`, Azure's
 /// `message`, ServiceNow's `error.message`, else the start of the text.
-fn provider_message(body: &[u8]) -> String {
+fn provider_message(body: &[u8], scrub: impl Fn(&str) -> String) -> String {
     let said = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
@@ -656,6 +680,9 @@ fn provider_message(body: &[u8]) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    // Scrubbed whole, before it is cut: a cut could leave a piece of the
+    // secret that no longer matches it.
+    let said = scrub(&said);
     let said: String = said.split_whitespace().collect::<Vec<_>>().join(" ");
     said.chars().take(200).collect()
 }

@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 pub(crate) struct Cached {
     pub etag: String,
     pub body: Vec<u8>,
+    /// The answer's headers (a `Link` to the next page, a token's scopes):
+    /// a 304 need not repeat them.
+    pub headers: reqwest::header::HeaderMap,
 }
 
 /// A bounded map: the oldest entries go first once the count or the bytes
@@ -77,6 +80,7 @@ mod tests {
         Cached {
             etag: format!("\"{n}\""),
             body: vec![b'x'; n],
+            headers: Default::default(),
         }
     }
 

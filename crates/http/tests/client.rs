@@ -415,3 +415,92 @@ async fn an_exhausted_quota_is_not_spent_further_until_it_resets() {
         "sent into an empty quota"
     );
 }
+
+#[tokio::test]
+async fn a_token_cut_short_in_a_long_refusal_still_never_shows() {
+    let server = MockServer::start().await;
+    let padded = format!("{} {TOKEN}", "x".repeat(190));
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(serde_json::json!({ "message": padded })),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server).get("GET /user", "/user").await.unwrap_err();
+    assert!(
+        !err.message.contains(&TOKEN[..8]),
+        "a piece of the token leaked: {}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn a_304_without_headers_keeps_the_pages_links_and_the_answers_headers() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::header_exists("if-none-match"))
+        .respond_with(ResponseTemplate::new(304))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    for page in 1..=2u64 {
+        let mut answer = ResponseTemplate::new(200)
+            .insert_header("etag", format!("\"p{page}\"").as_str())
+            .insert_header("x-oauth-scopes", "repo")
+            .set_body_json(serde_json::json!([{ "id": page }]));
+        if page == 1 {
+            answer = answer.insert_header(
+                "link",
+                format!("<{}/items?page=2>; rel=\"next\"", server.uri()).as_str(),
+            );
+        }
+        Mock::given(method("GET"))
+            .and(path("/items"))
+            .and(query_param("page", page.to_string().as_str()))
+            .respond_with(answer)
+            .with_priority(2)
+            .mount(&server)
+            .await;
+    }
+    let c = client(&server);
+    let first = c
+        .get_pages("GET /items", "/items?page=1", |v: Vec<Item>| v)
+        .await
+        .unwrap();
+    let again = c
+        .get_pages("GET /items", "/items?page=1", |v: Vec<Item>| v)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.items, again.items,
+        "the unchanged re-read stopped at page 1"
+    );
+    assert!(again.unchanged && again.pages == 2);
+    let single = c.get("GET /items", "/items?page=2").await.unwrap();
+    assert!(single.not_modified);
+    assert_eq!(single.header("x-oauth-scopes"), Some("repo"));
+}
+
+#[test]
+fn a_token_a_header_cannot_carry_is_refused_not_dropped() {
+    let err = Client::new(config("https://api.github.com", "ghp_abc\n"))
+        .err()
+        .unwrap();
+    assert!(err.message.contains("set it again"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn an_absurd_retry_after_is_a_rate_limit_not_a_panic() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429).insert_header("retry-after", "18446744073709551615"),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server).get("GET /x", "/x").await.unwrap_err();
+    assert!(
+        matches!(err.kind, HttpErrorKind::RateLimited { .. }),
+        "{err:?}"
+    );
+}

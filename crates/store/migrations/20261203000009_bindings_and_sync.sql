@@ -32,7 +32,10 @@ ALTER TABLE deployments ADD COLUMN provider_id TEXT;
 ALTER TABLE deployments ADD COLUMN link TEXT;
 ALTER TABLE deployments ADD COLUMN digest_confirmed INTEGER NOT NULL DEFAULT 1 CHECK (digest_confirmed IN (0, 1));
 ALTER TABLE deployments ADD COLUMN synced_at_ms INTEGER;
-CREATE UNIQUE INDEX deployments_by_provider_id ON deployments (connection_id, provider_id)
+-- Per service and stage: two services bound to one repository and
+-- environment (a monorepo) each keep their own row of the same deployment.
+CREATE UNIQUE INDEX deployments_by_provider_id
+    ON deployments (connection_id, service_id, environment_id, provider_id)
     WHERE connection_id IS NOT NULL;
 
 -- Each binding's sync: when it last succeeded, and the last error, per

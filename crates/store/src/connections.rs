@@ -180,6 +180,15 @@ impl Store {
             .await
             .map_err(|e| self.refail(e))?
             .ok_or_else(|| unknown(id))?;
+        // A new token may be another account's: forget the one the old
+        // token proved until the new one is tested.
+        sqlx::query(
+            "UPDATE connections SET provider_login = NULL, checked_at_ms = NULL WHERE id = ?",
+        )
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
         self.audit_setup(
             &mut tx,
             by,

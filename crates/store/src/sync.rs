@@ -94,6 +94,21 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<SyncCounts> {
         let mut tx = self.begin_write().await?;
+        // Removed while the provider was being asked: nothing to record.
+        let still: Option<i64> = sqlx::query_scalar("SELECT id FROM bindings WHERE id = ?")
+            .bind(binding.id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if still.is_none() {
+            return Err(crate::changes::refused(
+                "unknown_binding",
+                format!(
+                    "{} in {} was unbound while it synced; nothing was recorded",
+                    binding.service, binding.environment
+                ),
+            ));
+        }
         let (service_id, environment_id) = ids(&mut tx, &binding.service, &binding.environment)
             .await
             .map_err(|e| self.refail(e))?;
@@ -172,13 +187,22 @@ impl Store {
             let existing: Option<StoredSynced> =
                 sqlx::query_as(
                     "SELECT id, outcome, finished_at_ms, link, digest_confirmed, artefact_id FROM deployments
-                     WHERE connection_id = ? AND provider_id = ?",
+                     WHERE connection_id = ? AND service_id = ? AND environment_id = ? AND provider_id = ?",
                 )
                 .bind(connection.id.0)
+                .bind(service_id)
+                .bind(environment_id)
                 .bind(&d.provider_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(|e| self.fail(e))?;
+            // A release the desk rolled back stays rolled back: the provider
+            // still calls that deployment a success, and must not make it
+            // good again for the gate or the next rollback.
+            let outcome = match &existing {
+                Some((_, o, ..)) if o == "rolled_back" => "rolled_back",
+                _ => outcome,
+            };
             match existing {
                 Some((_, o, f, l, c, a))
                     if o == outcome
@@ -277,6 +301,37 @@ impl Store {
         note_sync(&mut tx, binding, source, now, Some(error))
             .await
             .map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Records a failure that stopped a whole connection's sync (no token,
+    /// no adapter, a refused client) against each of its bindings, so the
+    /// cache's age is shown with why it is not fresher.
+    pub async fn record_connection_sync_failure(
+        &self,
+        connection: ConnectionId,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let bindings: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM bindings WHERE connection_id = ?")
+                .bind(connection.0)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+        for b in bindings {
+            note_sync(
+                &mut tx,
+                BindingId(b),
+                SyncSource::Deployments,
+                now,
+                Some(error),
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        }
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(())
     }

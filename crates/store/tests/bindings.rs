@@ -358,7 +358,7 @@ async fn a_deployment_reported_without_its_digest_never_satisfies_the_previous_s
     let mut d = observed(1, "7.7.7", None, ObservedOutcome::Succeeded);
     d.provider_id = "acme/x/deployments/1".into();
     store
-        .record_synced_deployments(&b, &gh, &[d.clone()], now())
+        .record_synced_deployments(&b, &gh, std::slice::from_ref(&d), now())
         .await
         .unwrap();
     let check = store
@@ -393,4 +393,91 @@ async fn a_deployment_reported_without_its_digest_never_satisfies_the_previous_s
         .await
         .unwrap();
     assert_eq!(previous_gate(check), GateVerdict::Pass);
+
+    // GitHub then reports a later failed deployment of 7.7.7 in that stage,
+    // by version only: too little to pass a gate, enough to block one.
+    let mut failed = observed(9, "7.7.7", None, ObservedOutcome::Failed);
+    failed.provider_id = "acme/x/deployments/9".into();
+    store
+        .record_synced_deployments(&b, &gh, &[failed], now())
+        .await
+        .unwrap();
+    let check = store
+        .check_gates(
+            PromotionKind::Promote,
+            &target.service,
+            &target.environment,
+            "7.7.7",
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        previous_gate(check),
+        GateVerdict::Fail,
+        "a newer failure was ignored"
+    );
+}
+
+#[tokio::test]
+async fn a_release_the_desk_rolled_back_stays_rolled_back_when_the_provider_still_calls_it_a_success(
+) {
+    let (_dir, _file, store) = with_demo().await;
+    let gh = connection(&store, "acme", None).await;
+    let priya = person(&store, "Priya", &["release-manager"]).await;
+    let b = store
+        .add_binding(draft(&gh, "payments-api", "dev"), &priya, now())
+        .await
+        .unwrap();
+    let digest = Digest::parse(&"8".repeat(64)).unwrap();
+    let d = observed(1, "8.8.8", Some(&digest), ObservedOutcome::Succeeded);
+    store
+        .record_synced_deployments(&b, &gh, std::slice::from_ref(&d), now())
+        .await
+        .unwrap();
+    // As a rollback marks it (crates/store/src/promotions/mod.rs).
+    let file = _file.clone();
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE deployments SET outcome = 'rolled_back' WHERE provider_id = ?")
+        .bind(&d.provider_id)
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+    store
+        .record_synced_deployments(&b, &gh, &[d], now())
+        .await
+        .unwrap();
+    let history = store
+        .cell_history(&slug("payments-api"), &slug("dev"), &HistoryPage::default())
+        .await
+        .unwrap();
+    let synced = history.entries.iter().find(|e| e.source.is_some()).unwrap();
+    assert_eq!(synced.outcome, release_desk_domain::Outcome::RolledBack);
+}
+
+#[tokio::test]
+async fn two_services_bound_to_one_repository_each_keep_their_rows() {
+    let (_dir, _file, store) = with_demo().await;
+    let gh = connection(&store, "acme", None).await;
+    let priya = person(&store, "Priya", &["release-manager"]).await;
+    let mut bindings = Vec::new();
+    for service in ["payments-api", "appointments-api"] {
+        let mut draft = draft(&gh, service, "dev");
+        draft
+            .settings
+            .insert("repository".into(), "acme/mono".into());
+        bindings.push(store.add_binding(draft, &priya, now()).await.unwrap());
+    }
+    let digest = Digest::parse(&"9".repeat(64)).unwrap();
+    let d = observed(1, "9.1.0", Some(&digest), ObservedOutcome::Succeeded);
+    for b in &bindings {
+        let counts = store
+            .record_synced_deployments(b, &gh, std::slice::from_ref(&d), now())
+            .await
+            .unwrap();
+        assert_eq!(counts.inserted, 1, "{counts:?}");
+    }
 }

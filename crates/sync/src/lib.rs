@@ -189,7 +189,23 @@ pub async fn sync(
                     error: Some(message),
                 }
             }
-            Err(Failure::Store(e)) => return Err(SyncError::Store(e)),
+            // One binding's write failed (removed mid-sync, a row the store
+            // refuses): say so for that binding and go on with the others.
+            Err(Failure::Store(e)) => {
+                let message = e.to_string();
+                if let Err(again) = store
+                    .record_sync_failure(binding.id, SyncSource::Deployments, &message, now())
+                    .await
+                {
+                    tracing::warn!(error = %again, "could not record a binding's sync failure");
+                }
+                BindingSync {
+                    service: binding.service.to_string(),
+                    environment: binding.environment.to_string(),
+                    counts: None,
+                    error: Some(message),
+                }
+            }
         };
         report.bindings.push(entry);
     }

@@ -68,18 +68,23 @@ pub(crate) async fn gather(
     let (environment_id, position): (i64, i64) = (env.col(0)?, env.col(1)?);
     let production = env.col::<i64>(2)? == 1;
 
+    // Only a deployment whose digest is confirmed (the desk's own, or one a
+    // provider reported with the digest) can show these bytes succeeded: a
+    // version label is not proof. But a later failure or rollback of the
+    // same build, however reported, blocks the gate.
     let earlier = sqlx::query(
-        // A deployment a provider reported without the digest does not count:
-        // the gate is about these bytes, not a version label.
         "SELECT e.key,
                 (SELECT d.outcome FROM deployments d WHERE d.artefact_id = ? AND d.environment_id = e.id
                    AND d.digest_confirmed = 1
                  ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1),
                 (SELECT d.started_at_ms FROM deployments d WHERE d.artefact_id = ? AND d.environment_id = e.id
                    AND d.digest_confirmed = 1
-                 ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1)
+                 ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1),
+                (SELECT MAX(d.started_at_ms) FROM deployments d WHERE d.artefact_id = ? AND d.environment_id = e.id
+                   AND d.outcome IN ('failed', 'rolled_back'))
          FROM environments e WHERE e.position < ? ORDER BY e.position DESC",
     )
+    .bind(artefact_id)
     .bind(artefact_id)
     .bind(artefact_id)
     .bind(position)
@@ -89,14 +94,30 @@ pub(crate) async fn gather(
         .iter()
         .map(|r| {
             let r = r.fields("an earlier stage's deployment");
+            let confirmed_at = r.opt::<i64>(2)?;
+            let failed_at = r.opt::<i64>(3)?;
+            let failed_since = |at: Option<i64>| match (failed_at, at) {
+                (Some(f), Some(a)) => f > a,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            let succeeded = match r.opt::<&str>(1)? {
+                Some("succeeded") if failed_since(confirmed_at) => Some(false),
+                Some("succeeded") => Some(true),
+                Some("failed" | "rolled_back") => Some(false),
+                // Still running: not yet, unless it failed since.
+                Some(_) if failed_since(confirmed_at) => Some(false),
+                Some(_) => None,
+                None if failed_at.is_some() => Some(false),
+                None => None,
+            };
             Ok(PreviousStageFact {
                 environment: Slug::parse(r.col(0)?)?,
-                succeeded: match r.opt::<&str>(1)? {
-                    Some("succeeded") => Some(true),
-                    Some("failed" | "rolled_back") => Some(false),
-                    _ => None,
+                succeeded,
+                at: match succeeded {
+                    Some(false) => failed_at.max(confirmed_at).map(from_ms),
+                    _ => confirmed_at.map(from_ms),
                 },
-                at: r.opt::<i64>(2)?.map(from_ms),
             })
         })
         .collect::<Result<Vec<_>>>()?;
