@@ -425,3 +425,41 @@ async fn a_deactivated_deployment_keeps_how_it_ended() {
         "2026-12-02T09:04:00+00:00"
     );
 }
+
+#[tokio::test]
+async fn a_dispatch_without_a_clear_answer_finds_the_run_it_started() {
+    let server = MockServer::start().await;
+    // The run list lags the dispatch: empty at first, then the run.
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/actions/workflows/deploy.yml/runs")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"total_count": 0, "workflow_runs": []})),
+        )
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    runs_list(
+        &server,
+        vec![run(95, &format!("Release Desk {KEY}"), "queued", None)],
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "{REPO}/actions/workflows/deploy.yml/dispatches"
+        )))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&server)
+        .await;
+    let key = ActionKey::new(KEY).unwrap();
+    let handle = github(&server)
+        .start_run(&key, &binding(), &request())
+        .await
+        .unwrap();
+    assert_eq!(
+        handle.id, "95",
+        "the run GitHub started despite the 502 was found"
+    );
+    assert_eq!(dispatches(&server).await, 1);
+}

@@ -302,6 +302,24 @@ async fn synced_deployments_are_upserted_by_provider_id_and_say_where_they_came_
         fresh[0].last_error.as_deref(),
         Some("GitHub acme refused the token")
     );
+    // A failure before any binding was asked (no token) shows the same way.
+    store
+        .record_connection_sync_failure(
+            gh.id,
+            "acme has no token yet",
+            now() + Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+    let fresh = store.connection_freshness().await.unwrap();
+    assert_eq!(
+        fresh[0].last_error.as_deref(),
+        Some("acme has no token yet")
+    );
+    assert!(
+        fresh[0].last_synced_at.is_some(),
+        "the last success is kept"
+    );
     assert!(store.verify_audit().await.unwrap().problem.is_none());
 }
 
