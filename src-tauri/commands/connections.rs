@@ -129,6 +129,19 @@ pub async fn remove_connection(
     page(&state).await
 }
 
+/// The connection with this id, or the error that says it is gone.
+pub(super) async fn known(state: &AppState, id: ConnectionId) -> Result<Connection> {
+    let store = state.store().await?;
+    checked(state, store.connection(id).await)
+        .await?
+        .ok_or_else(|| {
+            AppError::new(
+                "unknown_connection",
+                format!("there is no connection #{}: reload the list", id.0),
+            )
+        })
+}
+
 /// Stores a connection's secret (a token). Wrapped the moment it arrives,
 /// never echoed back; the role is checked before the keyring is touched.
 #[tauri::command]
@@ -142,13 +155,8 @@ pub async fn set_connection_secret(
     let secret = SecretString::from(secret.trim().to_owned());
     let by = state.current_profile().await?;
     may(&by, Action::ManageConnections)?;
+    known(&state, id).await?;
     let store = state.store().await?;
-    if checked(&state, store.connection(id).await).await?.is_none() {
-        return Err(AppError::new(
-            "unknown_connection",
-            format!("there is no connection #{}: reload the list", id.0),
-        ));
-    }
     let account = keyring_account(id);
     with_keyring(state.credentials.clone(), move |c| {
         c.set_account(&account, &secret)

@@ -80,18 +80,6 @@ async fn secret_of(state: &AppState, connection: &Connection) -> Result<SecretSt
         })
 }
 
-async fn known(state: &AppState, id: ConnectionId) -> Result<Connection> {
-    let store = state.store().await?;
-    checked(state, store.connection(id).await)
-        .await?
-        .ok_or_else(|| {
-            AppError::new(
-                "unknown_connection",
-                format!("there is no connection #{}: reload the list", id.0),
-            )
-        })
-}
-
 /// Asks the provider who the connection's token is, and remembers the
 /// answer: actions taken there are audited with that account.
 #[tauri::command]
@@ -102,7 +90,7 @@ pub async fn test_connection(
 ) -> Result<ConnectionCheck> {
     let by = state.current_profile().await?;
     may(&by, Action::ManageConnections)?;
-    let connection = known(&state, id).await?;
+    let connection = super::connections::known(&state, id).await?;
     let secret = secret_of(&state, &connection).await?;
     let connected = state.adapters.get(&connection, secret)?;
     let identity = connected.identity.ok_or_else(|| {
@@ -236,13 +224,12 @@ pub async fn sync_all(state: &AppState) -> Result<Vec<ConnectionSync>> {
         }
     };
     let mut reports = Vec::new();
-    for connection in connections {
-        if checked(state, store.bindings_of(connection.id).await)
-            .await?
-            .is_empty()
-        {
-            continue;
-        }
+    let bound: std::collections::BTreeSet<ConnectionId> = checked(state, store.bindings().await)
+        .await?
+        .iter()
+        .map(|b| b.connection)
+        .collect();
+    for connection in connections.into_iter().filter(|c| bound.contains(&c.id)) {
         let opened = match secret_of(state, &connection).await {
             Ok(secret) => state
                 .adapters

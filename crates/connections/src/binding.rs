@@ -69,7 +69,7 @@ impl BindingDraft {
                 let repo = settings.get("repository").ok_or_else(|| {
                     invalid("repository", "name the GitHub repository as owner/name")
                 })?;
-                if !github_repository(repo) {
+                if github_repository(repo).is_none() {
                     return Err(invalid(
                         "repository",
                         format!("'{repo}' is not a GitHub repository: write it as owner/name"),
@@ -115,9 +115,10 @@ impl BindingDraft {
     }
 }
 
-/// GitHub's rules for `owner/name`: letters, digits, `-`, `_`, `.`; never
-/// `.` or `..` (they would change the API path).
-fn github_repository(value: &str) -> bool {
+/// GitHub's rules for `owner/name`, split into its two names: letters,
+/// digits, `-`, `_`, `.`; never `.` or `..` (they would change the API path).
+/// The binding is checked with it when made, the adapter at every request.
+pub fn github_repository(value: &str) -> Option<(&str, &str)> {
     let ok = |s: &str| {
         !s.is_empty()
             && s != "."
@@ -126,7 +127,7 @@ fn github_repository(value: &str) -> bool {
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
-    matches!(value.split_once('/'), Some((o, n)) if ok(o) && ok(n))
+    value.split_once('/').filter(|(o, n)| ok(o) && ok(n))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 mod binding;
-pub use binding::{Binding, BindingDraft, BindingId};
+pub use binding::{github_repository, Binding, BindingDraft, BindingId};
 
 /// A connection's id in the store.
 #[derive(

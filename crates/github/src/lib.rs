@@ -140,17 +140,9 @@ fn repository(binding: &BindingSettings) -> Result<(String, String)> {
     let value = binding.get("repository").ok_or_else(|| {
         refused("the binding names no repository: set repository = owner/name".into())
     })?;
-    let ok = |s: &str| {
-        !s.is_empty()
-            && s != "."
-            && s != ".."
-            && s.len() <= 100
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    match value.split_once('/') {
-        Some((owner, name)) if ok(owner) && ok(name) => Ok((owner.to_string(), name.to_string())),
-        _ => Err(refused(format!(
+    match release_desk_connections::github_repository(value) {
+        Some((owner, name)) => Ok((owner.to_string(), name.to_string())),
+        None => Err(refused(format!(
             "'{value}' is not a GitHub repository: write it as owner/name"
         ))),
     }
@@ -334,18 +326,19 @@ impl DeploymentHistory for GitHub {
             });
         }
         let mut memo = self.history.lock().unwrap_or_else(|p| p.into_inner());
-        // Kept fresh only from full reads, so the TTL counts from one.
-        if remembered.is_empty() || !memo.contains_key(&list_path) {
-            memo.insert(
-                list_path,
-                HistoryMemo {
-                    at: std::time::Instant::now(),
-                    deployments: out.clone(),
-                },
-            );
-        } else if let Some(m) = memo.get_mut(&list_path) {
-            m.deployments = out.clone();
-        }
+        // The TTL counts from the last full read: a read that reused
+        // statuses keeps that read's time.
+        let at = match memo.get(&list_path) {
+            Some(m) if !remembered.is_empty() => m.at,
+            _ => std::time::Instant::now(),
+        };
+        memo.insert(
+            list_path,
+            HistoryMemo {
+                at,
+                deployments: out.clone(),
+            },
+        );
         Ok(out)
     }
 }

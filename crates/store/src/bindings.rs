@@ -12,8 +12,8 @@ use release_desk_domain::Slug;
 use serde_json::json;
 
 use crate::changes::refused;
-use crate::connections::connection_error;
-use crate::error::{malformed, Result, StoreError};
+use crate::connections::{connection_error, unknown};
+use crate::error::{malformed, Result};
 use crate::promotions::setup::ids;
 use crate::row::RowExt;
 use crate::time::to_ms;
@@ -74,7 +74,7 @@ impl Store {
         let connection = self
             .connection(draft.connection)
             .await?
-            .ok_or_else(|| unknown_connection(draft.connection))?;
+            .ok_or_else(|| unknown(draft.connection))?;
         let settings = draft
             .validate(&connection, &path)
             .map_err(connection_error)?;
@@ -183,14 +183,4 @@ impl Store {
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(gone)
     }
-}
-
-pub(crate) fn unknown_connection(id: ConnectionId) -> StoreError {
-    refused(
-        "unknown_connection",
-        format!(
-            "there is no connection #{}: it may have been removed already; reload the list",
-            id.0
-        ),
-    )
 }

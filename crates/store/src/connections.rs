@@ -219,7 +219,7 @@ async fn find(conn: &mut sqlx::SqliteConnection, id: ConnectionId) -> Result<Opt
         .transpose()
 }
 
-fn unknown(id: ConnectionId) -> StoreError {
+pub(crate) fn unknown(id: ConnectionId) -> StoreError {
     refused(
         "unknown_connection",
         format!(

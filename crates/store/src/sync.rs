@@ -358,7 +358,7 @@ impl Store {
         .await
         .map_err(|e| self.fail(e))?;
         let Some(name) = name else {
-            return Err(crate::bindings::unknown_connection(connection));
+            return Err(crate::connections::unknown(connection));
         };
         self.audit_setup(
             &mut tx,
