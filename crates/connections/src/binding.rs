@@ -109,7 +109,20 @@ impl BindingDraft {
             | ConnectionKind::Servicenow
             | ConnectionKind::Kubernetes
             | ConnectionKind::AppService
-            | ConnectionKind::AwsSsm => {}
+            | ConnectionKind::AwsSsm => {
+                // A `workflow` makes the cell deploy through the connection's
+                // pipeline; refused here, not mid-promotion, where the kind
+                // has none.
+                if settings.contains_key("workflow") {
+                    return Err(invalid(
+                        "workflow",
+                        format!(
+                            "{} runs no GitHub workflow: remove the workflow setting",
+                            connection.kind.label()
+                        ),
+                    ));
+                }
+            }
         }
         Ok(settings)
     }
@@ -165,6 +178,19 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_workflow_is_refused_when_bound_to_a_kind_that_runs_none() {
+        let mut k8s = github(None);
+        k8s.kind = ConnectionKind::Kubernetes;
+        let err = draft("test", &[("workflow", "deploy.yml")])
+            .validate(&k8s, &path())
+            .unwrap_err();
+        assert!(err.to_string().contains("workflow"), "{err}");
+        assert!(draft("test", &[("namespace", "shop")])
+            .validate(&k8s, &path())
+            .is_ok());
     }
 
     #[test]

@@ -37,6 +37,7 @@ async fn main() {
         EngineSettings {
             sample: Duration::from_millis(1_000),
             retry_pause: Duration::from_millis(100),
+            poll: Duration::from_millis(50),
         },
     );
     let id: i64 = args[4].parse().unwrap_or_else(|_| {

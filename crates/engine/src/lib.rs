@@ -10,6 +10,7 @@
 //! from its own record instead of acting twice.
 
 mod error;
+mod pipeline;
 mod readiness;
 mod step;
 
@@ -25,6 +26,7 @@ use release_desk_provider::{ActionKey, DeploymentTarget, TargetInfo, TargetRef, 
 use release_desk_store::{PromotionRecord, PromotionRequest, Store, TargetBinding, TargetSnapshot};
 
 pub use error::{EngineError, Result};
+pub use pipeline::PipelineOpener;
 pub use readiness::RollbackReadiness;
 
 /// Called with the promotion after every event, for the UI's live timeline.
@@ -37,6 +39,8 @@ pub struct EngineSettings {
     pub sample: Duration,
     /// Wait before retrying a step that failed for a passing reason.
     pub retry_pause: Duration,
+    /// Wait between two looks at a provider's pipeline run.
+    pub poll: Duration,
 }
 
 impl Default for EngineSettings {
@@ -44,6 +48,7 @@ impl Default for EngineSettings {
         Self {
             sample: Duration::from_secs(5),
             retry_pause: Duration::from_secs(2),
+            poll: Duration::from_secs(5),
         }
     }
 }
@@ -54,6 +59,8 @@ struct Inner {
     updates: UpdateSink,
     running: Mutex<HashSet<i64>>,
     settings: EngineSettings,
+    /// Opens providers' pipelines; set once by the shell.
+    pipelines: std::sync::OnceLock<Arc<dyn PipelineOpener>>,
 }
 
 /// Cheap to clone; clones share the running set.
@@ -94,8 +101,15 @@ impl Engine {
                 updates,
                 running: Mutex::new(HashSet::new()),
                 settings,
+                pipelines: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Lets the engine promote through providers' pipelines (cells whose
+    /// binding names one). Set once; a second call is ignored.
+    pub fn set_pipelines(&self, opener: Arc<dyn PipelineOpener>) {
+        let _ = self.inner.pipelines.set(opener);
     }
 
     pub fn store(&self) -> &Store {
@@ -183,6 +197,17 @@ impl Engine {
         // asker something, and a refusal should not depend on the target.
         release_desk_access::may(by, release_desk_access::Action::Promote)
             .map_err(release_desk_store::StoreError::from)?;
+        if self
+            .inner
+            .store
+            .pipeline_binding(service, environment)
+            .await?
+            .is_some()
+        {
+            return self
+                .request_pipeline(kind, service, environment, version, request_key, by)
+                .await;
+        }
         let status = self.status(service, environment).await?;
         let current = live_release(&status);
         let (version, ready_leg) = match kind {
@@ -243,6 +268,73 @@ impl Engine {
             .start_promotion(
                 &request,
                 TargetSnapshot { current, ready_leg },
+                by,
+                Utc::now(),
+            )
+            .await?;
+        let id = started.record.promotion.id;
+        if !started.record.promotion.phase.is_finished() {
+            self.spawn(id);
+        }
+        Ok(started.record)
+    }
+
+    /// [`Self::request`] for a cell a provider's pipeline deploys: no target
+    /// can be asked what is live, so the desk's own record says (local and
+    /// synced deployments alike).
+    async fn request_pipeline(
+        &self,
+        kind: PromotionKind,
+        service: &Slug,
+        environment: &Slug,
+        version: Option<String>,
+        request_key: &str,
+        by: &Profile,
+    ) -> Result<PromotionRecord> {
+        let store = &self.inner.store;
+        let current = store
+            .recorded_live_release(service, environment)
+            .await?
+            .map(|(version, digest)| Release {
+                version,
+                digest,
+                leg: None,
+            });
+        let version = match kind {
+            PromotionKind::Promote => {
+                version.ok_or_else(|| EngineError::Refused("choose the version to promote".into()))?
+            }
+            PromotionKind::Rollback => {
+                store
+                    .last_good_release(service, environment, current.as_ref().map(|c| &c.digest))
+                    .await?
+                    .ok_or_else(|| {
+                        EngineError::Refused(format!(
+                            "no earlier release of {service} succeeded in {environment}: there is nothing to roll back to"
+                        ))
+                    })?
+                    .0
+            }
+            PromotionKind::Drill => {
+                return Err(EngineError::Refused(format!(
+                    "a drill switches between blue-green legs; {service} in {environment} deploys through a pipeline, so roll back through it instead"
+                )))
+            }
+        };
+        let request = PromotionRequest {
+            request_key: request_key.to_owned(),
+            kind,
+            service: service.clone(),
+            environment: environment.clone(),
+            version,
+        };
+        let started = store
+            .start_promotion(
+                &request,
+                TargetSnapshot {
+                    current,
+                    ready_leg: None,
+                },
                 by,
                 Utc::now(),
             )
@@ -398,6 +490,11 @@ impl Engine {
     /// A target that cannot be read now is left to the first step, which
     /// meets the same fault and reports it.
     async fn moved_since_planned(&self, promotion: &Promotion) -> Option<String> {
+        // A pipeline's provider is the one to judge its environment; the
+        // desk has no target to ask.
+        if promotion.strategy == release_desk_promotion::Strategy::Pipeline {
+            return None;
+        }
         let status = self
             .status(&promotion.service, &promotion.environment)
             .await

@@ -32,7 +32,7 @@ pub(crate) async fn bounded<T>(
         })
 }
 
-fn retryable(e: &ProviderError) -> bool {
+pub(crate) fn retryable(e: &ProviderError) -> bool {
     matches!(
         e.kind,
         ProviderErrorKind::Unavailable
@@ -42,7 +42,7 @@ fn retryable(e: &ProviderError) -> bool {
     )
 }
 
-fn failed(step: u32, e: &ProviderError) -> PromotionEvent {
+pub(crate) fn failed(step: u32, e: &ProviderError) -> PromotionEvent {
     PromotionEvent::StepFailed {
         step,
         at: Utc::now(),
@@ -120,6 +120,9 @@ pub(crate) async fn perform(
     key: &ActionKey,
 ) -> Result<PromotionEvent> {
     let p = &record.promotion;
+    if kind == StepKind::RunPipeline {
+        return crate::pipeline::perform(engine, record, step, key).await;
+    }
     let (target, tref) = engine.target_for(&p.service, &p.environment).await?;
     let event = match kind {
         StepKind::Deploy => match (artefact(record, trusted_keys(engine).await?), need_leg(leg)) {
@@ -192,6 +195,8 @@ pub(crate) async fn perform(
             }
         }
         StepKind::Soak => soak(engine, record, step, &*target, &tref).await?,
+        // Returned early above; kept so the match stays exhaustive.
+        StepKind::RunPipeline => crate::pipeline::perform(engine, record, step, key).await?,
     };
     Ok(event)
 }

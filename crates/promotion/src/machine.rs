@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use release_desk_domain::{Digest, Leg, Slug};
-use release_desk_provider::StepReport;
+use release_desk_provider::{RunHandle, RunProgress, StepReport};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
@@ -51,6 +51,9 @@ impl PromotionKind {
 pub enum Strategy {
     BlueGreen,
     Rolling,
+    /// The provider runs its own deployment (a GitHub Actions workflow, an
+    /// Azure DevOps pipeline): the desk starts it and follows it.
+    Pipeline,
 }
 
 impl Strategy {
@@ -58,11 +61,12 @@ impl Strategy {
         match self {
             Self::BlueGreen => "blue_green",
             Self::Rolling => "rolling",
+            Self::Pipeline => "pipeline",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::BlueGreen, Self::Rolling]
+        [Self::BlueGreen, Self::Rolling, Self::Pipeline]
             .into_iter()
             .find(|k| k.as_str() == value)
     }
@@ -96,6 +100,9 @@ pub enum StepKind {
     /// After a failure with the rolling strategy: roll the previous artefact
     /// out again.
     RollingBack,
+    /// Start the provider's pipeline for the release and follow it to its
+    /// end: the run's conclusion is the step's.
+    RunPipeline,
 }
 
 impl StepKind {
@@ -108,6 +115,7 @@ impl StepKind {
             Self::RollingUpdate => "rolling_update",
             Self::SwitchBack => "switch_back",
             Self::RollingBack => "rolling_back",
+            Self::RunPipeline => "run_pipeline",
         }
     }
 
@@ -116,7 +124,11 @@ impl StepKind {
     pub fn moves_traffic(self) -> bool {
         matches!(
             self,
-            Self::Switch | Self::RollingUpdate | Self::SwitchBack | Self::RollingBack
+            Self::Switch
+                | Self::RollingUpdate
+                | Self::SwitchBack
+                | Self::RollingBack
+                | Self::RunPipeline
         )
     }
 }
@@ -156,6 +168,14 @@ pub struct Step {
     pub retried: Vec<String>,
     /// When the first attempt began (a soak runs until this plus its length).
     pub first_began: Option<DateTime<Utc>>,
+    /// The provider run this step started ([`StepKind::RunPipeline`]): kept
+    /// across attempts and restarts, so the step follows that run and never
+    /// starts a second one.
+    #[serde(default)]
+    pub run: Option<RunHandle>,
+    /// The run as last seen (its jobs and steps), for the timeline.
+    #[serde(default)]
+    pub progress: Option<RunProgress>,
 }
 
 impl Step {
@@ -168,6 +188,8 @@ impl Step {
             compensation: false,
             retried: Vec::new(),
             first_began: None,
+            run: None,
+            progress: None,
         }
     }
 }
@@ -292,6 +314,18 @@ pub enum PromotionEvent {
         /// attempts remain.
         retryable: bool,
     },
+    /// A provider run was started (or found, started before a crash) for
+    /// the step: written before the run is followed.
+    RunStarted {
+        step: u32,
+        at: DateTime<Utc>,
+        run: RunHandle,
+    },
+    /// The run moved on (a job or step changed), for the timeline.
+    RunProgressed {
+        step: u32,
+        progress: RunProgress,
+    },
 }
 
 /// What the engine should do now.
@@ -410,6 +444,30 @@ pub fn plan(request: PlanRequest) -> Result<Promotion> {
                 "a drill switches between blue-green legs; this target updates in place",
             )
         }
+        (PromotionKind::Promote, Strategy::Pipeline) => {
+            if request
+                .current
+                .as_ref()
+                .is_some_and(|c| c.digest == request.release.digest)
+            {
+                return unplannable(&format!(
+                    "{} {} is already live in {}: nothing to promote",
+                    request.service, request.release.version, request.environment
+                ));
+            }
+            vec![Step::new(StepKind::RunPipeline, None)]
+        }
+        // Rolling back through a pipeline runs it again with the last good
+        // release: the provider's own deployment is the only way in.
+        (PromotionKind::Rollback, Strategy::Pipeline) => {
+            if request.current.is_none() {
+                return unplannable("nothing is live here, so there is nothing to roll back from");
+            }
+            vec![Step::new(StepKind::RunPipeline, None)]
+        }
+        (PromotionKind::Drill, Strategy::Pipeline) => return unplannable(
+            "a drill switches between blue-green legs; this environment deploys through a pipeline",
+        ),
     };
     Ok(Promotion {
         id: request.id,
@@ -469,7 +527,12 @@ impl Promotion {
             (None, None) => return Next::Done,
         };
         let step = &self.steps[index];
-        let attempt = if resumed {
+        let attempt = if step.kind == StepKind::RunPipeline {
+            // One run per step, whatever the attempt: a retry after a start
+            // that timed out must find the run that start may have begun,
+            // by the same key, rather than start a second deployment.
+            1
+        } else if resumed {
             step.attempts
         } else {
             step.attempts + 1
@@ -505,6 +568,25 @@ impl Promotion {
                     return Err(self.out_of_order("a soak sample for a step that is not a soak"));
                 }
                 self.samples.push(sample.clone());
+            }
+            PromotionEvent::RunStarted { step, run, .. } => {
+                self.expect_running(*step)?;
+                let s = &mut self.steps[*step as usize];
+                if s.kind != StepKind::RunPipeline {
+                    return Err(self.out_of_order("a run started for a step that runs no pipeline"));
+                }
+                if s.run.as_ref().is_some_and(|r| r.id != run.id) {
+                    return Err(self.out_of_order("a second run started for one step"));
+                }
+                s.run = Some(run.clone());
+            }
+            PromotionEvent::RunProgressed { step, progress } => {
+                self.expect_running(*step)?;
+                let s = &mut self.steps[*step as usize];
+                if s.run.is_none() {
+                    return Err(self.out_of_order("progress of a run that was never started"));
+                }
+                s.progress = Some(progress.clone());
             }
             PromotionEvent::StepSucceeded { step, at, report } => {
                 self.expect_running(*step)?;
@@ -642,6 +724,10 @@ impl Promotion {
         let mut step = match self.strategy {
             Strategy::BlueGreen => Step::new(StepKind::SwitchBack, Some(previous.leg?)),
             Strategy::Rolling => Step::new(StepKind::RollingBack, None),
+            // The provider's pipeline owns its environment: the desk does not
+            // start another deployment on its own. A person reads the run
+            // and rolls back from the desk if it left the failed release.
+            Strategy::Pipeline => return None,
         };
         step.compensation = true;
         Some(step)

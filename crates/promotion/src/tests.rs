@@ -469,3 +469,153 @@ fn action_keys_carry_the_promotions_scope_and_old_plans_keep_their_form() {
     let old: Promotion = serde_json::from_value(json).unwrap();
     assert_eq!(old.key(0, 1), "promotion-7/0-deploy/1");
 }
+
+mod pipeline {
+    use super::*;
+    use release_desk_provider::{RunHandle, RunProgress, RunState};
+
+    fn run(id: &str) -> RunHandle {
+        RunHandle {
+            id: id.into(),
+            link: Some(format!("https://github.example/runs/{id}")),
+        }
+    }
+
+    fn began(p: &mut Promotion, at: DateTime<Utc>) {
+        p.apply(&PromotionEvent::StepBegan { step: 0, at }).unwrap();
+    }
+
+    #[test]
+    fn a_pipeline_promotion_is_one_step_that_runs_the_provider_pipeline() {
+        let p = plan(request(PromotionKind::Promote, Strategy::Pipeline)).unwrap();
+        assert_eq!(shape(&p), vec![(StepKind::RunPipeline, None)]);
+        let back = plan(request(PromotionKind::Rollback, Strategy::Pipeline)).unwrap();
+        assert_eq!(shape(&back), vec![(StepKind::RunPipeline, None)]);
+        let drill = plan(request(PromotionKind::Drill, Strategy::Pipeline));
+        assert!(drill.is_err(), "a drill needs legs");
+        let mut same = request(PromotionKind::Promote, Strategy::Pipeline);
+        same.release.digest = digest('a');
+        assert!(plan(same).is_err(), "what is live is not promoted again");
+    }
+
+    #[test]
+    fn every_attempt_of_a_pipeline_step_shares_one_key_so_a_retry_finds_the_run() {
+        let mut p = plan(request(PromotionKind::Promote, Strategy::Pipeline)).unwrap();
+        let Next::Run { key: first, .. } = p.next() else {
+            panic!("nothing to run")
+        };
+        began(&mut p, t0());
+        p.apply(&PromotionEvent::StepFailed {
+            step: 0,
+            at: t0(),
+            reason: "GitHub did not answer".into(),
+            retryable: true,
+        })
+        .unwrap();
+        let Next::Run { key: second, .. } = p.next() else {
+            panic!("nothing to run")
+        };
+        assert_eq!(first, second);
+        // A blue-green step's retry gets a key of its own.
+        let mut bg = plan(request(PromotionKind::Promote, Strategy::BlueGreen)).unwrap();
+        let Next::Run { key: a, .. } = bg.next() else {
+            panic!()
+        };
+        bg.apply(&PromotionEvent::StepBegan { step: 0, at: t0() })
+            .unwrap();
+        bg.apply(&PromotionEvent::StepFailed {
+            step: 0,
+            at: t0(),
+            reason: "x".into(),
+            retryable: true,
+        })
+        .unwrap();
+        let Next::Run { key: b, .. } = bg.next() else {
+            panic!()
+        };
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_run_handle_survives_a_retry_and_a_second_run_is_refused() {
+        let mut p = plan(request(PromotionKind::Promote, Strategy::Pipeline)).unwrap();
+        began(&mut p, t0());
+        p.apply(&PromotionEvent::RunStarted {
+            step: 0,
+            at: t0(),
+            run: run("41"),
+        })
+        .unwrap();
+        p.apply(&PromotionEvent::RunProgressed {
+            step: 0,
+            progress: RunProgress {
+                state: RunState::Running,
+                jobs: vec![],
+                link: None,
+            },
+        })
+        .unwrap();
+        p.apply(&PromotionEvent::StepFailed {
+            step: 0,
+            at: t0(),
+            reason: "GitHub answered 502".into(),
+            retryable: true,
+        })
+        .unwrap();
+        assert_eq!(p.steps[0].run, Some(run("41")), "kept for the retry");
+        began(&mut p, t0());
+        let err = p.apply(&PromotionEvent::RunStarted {
+            step: 0,
+            at: t0(),
+            run: run("42"),
+        });
+        assert!(err.is_err(), "one step never starts two runs");
+    }
+
+    #[test]
+    fn progress_before_a_run_started_is_out_of_order() {
+        let mut p = plan(request(PromotionKind::Promote, Strategy::Pipeline)).unwrap();
+        began(&mut p, t0());
+        let err = p.apply(&PromotionEvent::RunProgressed {
+            step: 0,
+            progress: RunProgress {
+                state: RunState::Queued,
+                jobs: vec![],
+                link: None,
+            },
+        });
+        assert!(err.is_err());
+        let mut bg = plan(request(PromotionKind::Promote, Strategy::BlueGreen)).unwrap();
+        began(&mut bg, t0());
+        assert!(bg
+            .apply(&PromotionEvent::RunStarted {
+                step: 0,
+                at: t0(),
+                run: run("1")
+            })
+            .is_err());
+    }
+
+    #[test]
+    fn a_failed_run_fails_the_promotion_and_asks_a_person_to_check() {
+        let mut p = plan(request(PromotionKind::Promote, Strategy::Pipeline)).unwrap();
+        began(&mut p, t0());
+        p.apply(&PromotionEvent::RunStarted {
+            step: 0,
+            at: t0(),
+            run: run("7"),
+        })
+        .unwrap();
+        p.apply(&PromotionEvent::StepFailed {
+            step: 0,
+            at: t0(),
+            reason: "the run failed".into(),
+            retryable: false,
+        })
+        .unwrap();
+        assert_eq!(p.phase, Phase::Failed);
+        let f = p.failure.unwrap();
+        assert!(f.needs_attention && !f.switched_back);
+        assert_eq!(p.steps.len(), 1, "the desk starts no deployment of its own");
+    }
+}

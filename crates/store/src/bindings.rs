@@ -58,6 +58,31 @@ impl Store {
         rows.iter().map(binding_from).collect()
     }
 
+    /// The binding through whose pipeline a service deploys in an
+    /// environment (the one naming a workflow), with its connection.
+    pub async fn pipeline_binding(
+        &self,
+        service: &Slug,
+        environment: &Slug,
+    ) -> Result<Option<(Binding, release_desk_connections::Connection)>> {
+        let row = sqlx::query(&format!(
+            "{SELECT} WHERE s.key = ? AND e.key = ?
+               AND json_extract(b.settings, '$.workflow') IS NOT NULL ORDER BY b.id LIMIT 1"
+        ))
+        .bind(service.as_str())
+        .bind(environment.as_str())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| self.fail(e))?;
+        let Some(row) = row else { return Ok(None) };
+        let binding = binding_from(&row)?;
+        let connection = self
+            .connection(binding.connection)
+            .await?
+            .ok_or_else(|| unknown(binding.connection))?;
+        Ok(Some((binding, connection)))
+    }
+
     /// Binds a service's environment to a connection (release managers
     /// only; audited). Refused above the connection's reach.
     pub async fn add_binding(
@@ -84,6 +109,28 @@ impl Store {
         let (service_id, environment_id) = ids(&mut tx, &draft.service, &draft.environment)
             .await
             .map_err(|e| self.refail(e))?;
+        if settings.contains_key("workflow") {
+            // Two pipelines for one cell would make "promote" ambiguous.
+            let other: Option<String> = sqlx::query_scalar(
+                "SELECT c.name FROM bindings b JOIN connections c ON c.id = b.connection_id
+                 WHERE b.service_id = ? AND b.environment_id = ?
+                   AND json_extract(b.settings, '$.workflow') IS NOT NULL LIMIT 1",
+            )
+            .bind(service_id)
+            .bind(environment_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+            if let Some(other) = other {
+                return Err(refused(
+                    "pipeline_exists",
+                    format!(
+                        "{} in {} already deploys through a workflow of {other}: remove that binding first, so promoting there stays one thing",
+                        draft.service, draft.environment
+                    ),
+                ));
+            }
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO bindings (service_id, environment_id, connection_id, settings, created_at_ms)
              VALUES (?, ?, ?, ?, ?) RETURNING id",

@@ -499,3 +499,40 @@ async fn two_services_bound_to_one_repository_each_keep_their_rows() {
         assert_eq!(counts.inserted, 1, "{counts:?}");
     }
 }
+
+#[tokio::test]
+async fn a_cell_deploys_through_at_most_one_workflow_which_decides_its_strategy() {
+    let (_dir, _file, store) = with_demo().await;
+    let one = connection(&store, "acme", None).await;
+    let two = connection(&store, "acme two", None).await;
+    let priya = person(&store, "Priya", &["release-manager"]).await;
+    let mut first = draft(&one, "payments-api", "test");
+    first
+        .settings
+        .insert("workflow".into(), "deploy.yml".into());
+    store.add_binding(first, &priya, now()).await.unwrap();
+    let (b, c) = store
+        .pipeline_binding(&slug("payments-api"), &slug("test"))
+        .await
+        .unwrap()
+        .expect("the workflow binding");
+    assert_eq!(c.id, one.id);
+    assert_eq!(b.settings["workflow"], "deploy.yml");
+    // A second connection may read the cell, but not also deploy it.
+    let mut second = draft(&two, "payments-api", "test");
+    second
+        .settings
+        .insert("workflow".into(), "release.yml".into());
+    let err = store.add_binding(second, &priya, now()).await.unwrap_err();
+    assert_eq!(err.code(), "pipeline_exists", "{err}");
+    store
+        .add_binding(draft(&two, "payments-api", "test"), &priya, now())
+        .await
+        .unwrap();
+    // Cells without a workflow have no pipeline.
+    assert!(store
+        .pipeline_binding(&slug("payments-api"), &slug("dev"))
+        .await
+        .unwrap()
+        .is_none());
+}

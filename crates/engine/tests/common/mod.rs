@@ -63,6 +63,7 @@ impl World {
             EngineSettings {
                 sample: Duration::from_millis(1_000),
                 retry_pause: Duration::from_millis(100),
+                poll: Duration::from_millis(50),
             },
         )
     }

@@ -118,11 +118,26 @@ fn malformed(detail: impl ToString) -> StoreError {
     }
 }
 
+/// How a cell deploys: through a provider's pipeline when one of its
+/// bindings names one (that binding is the explicit choice to deploy there),
+/// else through its deployment target, with the soak and its thresholds.
 async fn binding_of(
     conn: &mut SqliteConnection,
     service_id: i64,
     environment_id: i64,
 ) -> Result<Option<(Strategy, u32, SoakThresholds)>> {
+    let pipeline: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM bindings WHERE service_id = ? AND environment_id = ?
+           AND json_extract(settings, '$.workflow') IS NOT NULL LIMIT 1",
+    )
+    .bind(service_id)
+    .bind(environment_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if pipeline.is_some() {
+        // The pipeline runs its own checks; the desk adds no soak of its own.
+        return Ok(Some((Strategy::Pipeline, 0, SoakThresholds::default())));
+    }
     let row = sqlx::query(
         "SELECT strategy, soak_secs, max_error_rate_pct, max_p95_ms, min_requests FROM deployment_targets
          WHERE service_id = ? AND environment_id = ?",
@@ -478,6 +493,42 @@ impl Store {
             }
             _ => None,
         };
+        if let PromotionEvent::RunStarted { run, .. } = event {
+            // Who acts at the provider is the connection's account: the
+            // audit names it beside the person who asked.
+            let via = sqlx::query(
+                "SELECT c.name, c.provider_login FROM promotions p
+                 JOIN bindings b ON b.service_id = p.service_id AND b.environment_id = p.environment_id
+                 JOIN connections c ON c.id = b.connection_id
+                 WHERE p.id = ? AND json_extract(b.settings, '$.workflow') IS NOT NULL LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+            let (connection, login) = match &via {
+                Some(r) => {
+                    let f = r.fields("a pipeline's connection");
+                    (Some(f.col::<String>(0)?), f.opt::<String>(1)?)
+                }
+                None => (None, None),
+            };
+            audit(
+                &mut tx,
+                id,
+                &promotion.requested_by,
+                "promotion.run_started",
+                json!({
+                    "run": run.id,
+                    "link": run.link,
+                    "connection": connection,
+                    "provider_login": login,
+                }),
+                now,
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        }
         if let Some((step, outcome, text)) = ended {
             let s = &promotion.steps[step as usize];
             audit(
@@ -550,6 +601,32 @@ impl Store {
             out.push(self.promotion(id).await?);
         }
         Ok(out)
+    }
+
+    /// What the desk's record says is live in a cell: the newest release
+    /// that succeeded there and was not rolled back. Used where no target
+    /// can be asked (a provider's pipeline deploys the cell).
+    pub async fn recorded_live_release(
+        &self,
+        service: &Slug,
+        environment: &Slug,
+    ) -> Result<Option<(String, Digest)>> {
+        let row = sqlx::query(
+            "SELECT a.version, a.digest FROM deployments d JOIN artefacts a ON a.id = d.artefact_id
+             JOIN services s ON s.id = d.service_id JOIN environments e ON e.id = d.environment_id
+             WHERE s.key = ? AND e.key = ? AND d.outcome = 'succeeded'
+             ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1",
+        )
+        .bind(service.as_str())
+        .bind(environment.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        row.map(|r| {
+            let r = r.fields("a release");
+            Ok((r.col(0)?, Digest::parse(r.col(1)?)?))
+        })
+        .transpose()
     }
 
     /// The newest release that succeeded in this cell other than `live`:
@@ -713,6 +790,21 @@ async fn finish(tx: &mut Transaction<'_, Sqlite>, p: &Promotion, now: DateTime<U
             .execute(&mut **tx)
             .await?;
         }
+    }
+    // A deployment a provider's pipeline ran links to its run.
+    if let Some(link) = p
+        .steps
+        .iter()
+        .rev()
+        .find_map(|s| s.run.as_ref().and_then(|r| r.link.clone()))
+    {
+        sqlx::query(
+            "UPDATE deployments SET link = ? WHERE id = (SELECT deployment_id FROM promotions WHERE id = ?)",
+        )
+        .bind(link)
+        .bind(p.id)
+        .execute(&mut **tx)
+        .await?;
     }
     sqlx::query("DELETE FROM environment_locks WHERE promotion_id = ?")
         .bind(p.id)
