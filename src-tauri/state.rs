@@ -78,7 +78,8 @@ pub struct AppState {
     /// One sync at a time: the background schedule and a Refresh share it.
     pub(crate) sync_running: tokio::sync::Mutex<()>,
     /// Provider adapters kept between syncs (their conditional-request caches).
-    pub(crate) adapters: release_desk_sync::Adapters,
+    /// Shared with the promotion engine, which opens pipelines through it.
+    pub(crate) adapters: Arc<release_desk_sync::Adapters>,
 }
 
 impl AppState {
@@ -96,7 +97,7 @@ impl AppState {
             engine: tokio::sync::Mutex::new(None),
             on_sync: OnceLock::new(),
             sync_running: tokio::sync::Mutex::new(()),
-            adapters: release_desk_sync::Adapters::default(),
+            adapters: Arc::new(release_desk_sync::Adapters::default()),
         }
     }
 
@@ -132,6 +133,10 @@ impl AppState {
             sink,
             EngineSettings::default(),
         );
+        built.set_pipelines(Arc::new(crate::commands::sync::ShellPipelines {
+            credentials: self.credentials.clone(),
+            adapters: self.adapters.clone(),
+        }));
         *engine = Some(built.clone());
         // Whenever an engine is built over a store (at start, after the demo
         // loads, after the database is replaced), promotions left unfinished

@@ -41,8 +41,36 @@ pub(crate) fn engine_error(e: EngineError) -> AppError {
 #[specta::specta]
 pub async fn promote_options(state: State<'_, AppState>) -> Result<PromoteOptions> {
     let store = state.store().await?;
-    let bindings = checked(&state, store.target_bindings().await).await?;
+    let mut bindings = checked(&state, store.target_bindings().await).await?;
     let services = checked(&state, store.artefact_choices().await).await?;
+    // A cell whose provider binding names a workflow deploys through it (the
+    // engine and the gates decide the same way): shown as a pipeline target
+    // named after the connection and the workflow.
+    let connections = checked(&state, store.connections().await).await?;
+    for b in checked(&state, store.bindings().await).await? {
+        let Some(workflow) = b.settings.get("workflow") else {
+            continue;
+        };
+        let Some(c) = connections.iter().find(|c| c.id == b.connection) else {
+            continue;
+        };
+        bindings.retain(|t| !(t.service == b.service && t.environment == b.environment));
+        bindings.push(TargetBinding {
+            service: b.service.clone(),
+            environment: b.environment.clone(),
+            provider: format!("{} · {workflow}", c.name),
+            strategy: release_desk_promotion::Strategy::Pipeline,
+            soak_secs: 0,
+            thresholds: release_desk_promotion::SoakThresholds::default(),
+        });
+    }
+    if let Some(path) = checked(&state, store.path_to_live().await).await? {
+        let stages: Vec<Slug> = path.stages().iter().map(|s| s.key.clone()).collect();
+        let at = |e: &Slug| stages.iter().position(|s| s == e).unwrap_or(usize::MAX);
+        bindings.sort_by(|a, b| {
+            (a.service.as_str(), at(&a.environment)).cmp(&(b.service.as_str(), at(&b.environment)))
+        });
+    }
     Ok(PromoteOptions { bindings, services })
 }
 

@@ -80,6 +80,44 @@ async fn secret_of(state: &AppState, connection: &Connection) -> Result<SecretSt
         })
 }
 
+/// Opens a connection's pipeline for the promotion engine: its token from
+/// the keyring, its adapter from those kept between syncs.
+pub(crate) struct ShellPipelines {
+    pub credentials: release_desk_credentials::Credentials,
+    pub adapters: Arc<release_desk_sync::Adapters>,
+}
+
+#[async_trait::async_trait]
+impl release_desk_engine::PipelineOpener for ShellPipelines {
+    async fn open(
+        &self,
+        connection: &Connection,
+    ) -> std::result::Result<Arc<dyn release_desk_provider::PipelineDeploy>, ProviderError> {
+        let account = keyring_account(connection.id);
+        let secret = with_keyring(self.credentials.clone(), move |c| c.get_account(&account))
+            .await
+            .map_err(|e| ProviderError::new(ProviderErrorKind::Unavailable, e.message))?
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ProviderErrorKind::Unauthorised,
+                    format!(
+                        "{} has no token yet: set one in Settings → Connections, then promote again",
+                        connection.name
+                    ),
+                )
+            })?;
+        self.adapters
+            .get(connection, secret)?
+            .pipeline
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ProviderErrorKind::Refused,
+                    format!("{} cannot run pipelines", connection.kind.label()),
+                )
+            })
+    }
+}
+
 /// Asks the provider who the connection's token is, and remembers the
 /// answer: actions taken there are audited with that account.
 #[tauri::command]

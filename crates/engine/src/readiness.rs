@@ -31,6 +31,13 @@ impl Engine {
         service: &Slug,
         environment: &Slug,
     ) -> Result<RollbackReadiness> {
+        if let Some((binding, connection)) =
+            self.store().pipeline_binding(service, environment).await?
+        {
+            return self
+                .pipeline_readiness(service, environment, &binding, &connection.name)
+                .await;
+        }
         let status = self.status(service, environment).await?;
         let live = live_release(&status);
         let good = self
@@ -80,6 +87,55 @@ impl Engine {
             leg_status: holding,
             ready,
             possible: true,
+            summary,
+        })
+    }
+
+    /// For a cell a pipeline deploys: what the desk's record says is live,
+    /// and what a rollback would run the pipeline with.
+    async fn pipeline_readiness(
+        &self,
+        service: &Slug,
+        environment: &Slug,
+        binding: &release_desk_connections::Binding,
+        connection: &str,
+    ) -> Result<RollbackReadiness> {
+        let live = self
+            .store()
+            .recorded_live_release(service, environment)
+            .await?;
+        let good = self
+            .store()
+            .last_good_release(service, environment, live.as_ref().map(|l| &l.1))
+            .await?;
+        let workflow = binding
+            .settings
+            .get("workflow")
+            .map_or("its workflow", String::as_str);
+        let (possible, summary) = match (&live, &good) {
+            (None, _) => (
+                false,
+                format!("nothing of {service} is recorded as live in {environment}: nothing to roll back from"),
+            ),
+            (_, None) => (
+                false,
+                format!(
+                    "no earlier release of {service} succeeded in {environment}: nothing to roll back to"
+                ),
+            ),
+            (Some(_), Some((version, _))) => (
+                true,
+                format!("rolling back runs {workflow} on {connection} with {version}"),
+            ),
+        };
+        Ok(RollbackReadiness {
+            live_version: live.map(|l| l.0),
+            target_version: good.as_ref().map(|g| g.0.clone()),
+            target_digest: good.map(|g| g.1),
+            leg: None,
+            leg_status: None,
+            ready: false,
+            possible,
             summary,
         })
     }

@@ -1224,6 +1224,35 @@ export type RuleOccurrence = {
 	occurrence: Occurrence,
 };
 
+/**  A started run: stored with the promotion's events. */
+export type RunHandle = {
+	id: string,
+	link: string | null,
+};
+
+/**  One job or stage of a run, with its steps, for the timeline. */
+export type RunJob = {
+	name: string,
+	/**  The provider's words: "queued", "in_progress", "success", "failure". */
+	status: string,
+	steps: RunStep[],
+};
+
+export type RunProgress = {
+	state: RunState,
+	jobs: RunJob[],
+	link: string | null,
+};
+
+export type RunState = { state: "queued" } | 
+/**  Held by the provider, e.g. for an environment's reviewers. */
+{ state: "waiting"; detail: string } | { state: "running" } | { state: "succeeded" } | { state: "failed"; detail: string } | { state: "cancelled" };
+
+export type RunStep = {
+	name: string,
+	status: string,
+};
+
 /**  What a rule applies to: empty lists mean every environment / service. */
 export type Scope = {
 	environments: Slug[],
@@ -1339,6 +1368,14 @@ export type Step = {
 	retried: string[],
 	/**  When the first attempt began (a soak runs until this plus its length). */
 	firstBegan: string | null,
+	/**
+	 *  The provider run this step started ([`StepKind::RunPipeline`]): kept
+	 *  across attempts and restarts, so the step follows that run and never
+	 *  starts a second one.
+	 */
+	run?: RunHandle | null,
+	/**  The run as last seen (its jobs and steps), for the timeline. */
+	progress?: RunProgress | null,
 };
 
 export type StepKind = 
@@ -1358,7 +1395,12 @@ export type StepKind =
  *  After a failure with the rolling strategy: roll the previous artefact
  *  out again.
  */
-"rolling_back";
+"rolling_back" | 
+/**
+ *  Start the provider's pipeline for the release and follow it to its
+ *  end: the run's conclusion is the step's.
+ */
+"run_pipeline";
 
 /**  One step the UI may offer on a change, with why it is refused if it is. */
 export type StepOption = {
@@ -1384,7 +1426,12 @@ export type StepState = { state: "pending" } | { state: "running"; since: string
 /**  Not run because an earlier step failed. */
 { state: "skipped"; reason: string };
 
-export type Strategy = "blue_green" | "rolling";
+export type Strategy = "blue_green" | "rolling" | 
+/**
+ *  The provider runs its own deployment (a GitHub Actions workflow, an
+ *  Azure DevOps pipeline): the desk starts it and follows it.
+ */
+"pipeline";
 
 /**  How a target can change what runs. */
 export type StrategyKind = 

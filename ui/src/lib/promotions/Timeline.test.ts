@@ -41,4 +41,45 @@ describe('Timeline', () => {
 		expect(screen.getByTestId('promotion-failure')).toHaveTextContent('Traffic never left 1.1.0.');
 		expect(screen.getAllByTestId('step').filter((s) => s.dataset.state === 'skipped')).toHaveLength(2);
 	});
+
+	it('follows a pipeline run job by job, with a link to the run', () => {
+		const p = switchedBack();
+		p.strategy = 'pipeline';
+		p.phase = 'running';
+		p.failure = null;
+		p.finishedAt = null;
+		p.samples = [];
+		p.steps = [
+			step('run_pipeline', null, { state: 'running', since: '2026-11-22T10:00:00Z' }, {
+				run: { id: '9001', link: 'https://github.com/acme/web/actions/runs/9001' },
+				progress: {
+					state: { state: 'waiting', detail: 'waiting for reviewers of production' },
+					link: 'https://github.com/acme/web/actions/runs/9001',
+					jobs: [
+						{ name: 'build', status: 'success', steps: [{ name: 'Check the digest', status: 'success' }] },
+						{ name: 'deploy', status: 'waiting', steps: [] }
+					]
+				}
+			})
+		];
+		render(Timeline, { promotion: p });
+		expect(screen.getByTestId('promotion-outcome')).toHaveTextContent('provider pipeline');
+		const run = screen.getByTestId('pipeline-run');
+		expect(run).toHaveTextContent('Run 9001');
+		expect(screen.getByTestId('run-state')).toHaveTextContent('Waiting: waiting for reviewers of production');
+		expect(screen.getByRole('link', { name: /open the run/i })).toHaveAttribute('href', 'https://github.com/acme/web/actions/runs/9001');
+		const jobs = screen.getAllByTestId('run-job');
+		expect(jobs.map((j) => j.className.split(' ').filter((c) => ['ok', 'fail', 'running', 'idle'].includes(c))[0])).toEqual(['ok', 'idle']);
+		expect(jobs[0]).toHaveTextContent('Check the digest');
+		expect(screen.getAllByTestId('step')[0]).toHaveTextContent('Run the deployment pipeline');
+	});
+
+	it('asks a person to check the environment when a pipeline run fails', () => {
+		const p = switchedBack();
+		p.strategy = 'pipeline';
+		p.steps = [step('run_pipeline', null, { state: 'failed', at: '2026-11-22T10:00:09Z', reason: 'pipeline run 9001 failed: the job deploy failed' })];
+		p.failure = { step: 'run_pipeline', reason: 'pipeline run 9001 failed: the job deploy failed', switchedBack: false, needsAttention: true };
+		render(Timeline, { promotion: p });
+		expect(screen.getByTestId('promotion-outcome')).toHaveTextContent("failed in the provider's pipeline: check what it left in dev");
+	});
 });

@@ -4,7 +4,7 @@ import type { GateResult, Promotion, Step } from '$ipc';
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
 export function step(kind: Step['kind'], leg: Step['leg'], state: Step['state'], extra: Partial<Step> = {}): Step {
-	return { kind, leg, state, attempts: state.state === 'pending' || state.state === 'skipped' ? 0 : 1, compensation: false, retried: [], firstBegan: '2026-11-22T10:00:00Z', ...extra };
+	return { kind, leg, state, attempts: state.state === 'pending' || state.state === 'skipped' ? 0 : 1, compensation: false, retried: [], firstBegan: '2026-11-22T10:00:00Z', run: null, progress: null, ...extra };
 }
 
 const ok = (summary: string) => ({ state: 'succeeded' as const, at: '2026-11-22T10:00:05Z', report: { summary, log: ['GET /healthz → 200 in 3 ms'], replayed: false } });

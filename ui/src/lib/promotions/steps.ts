@@ -1,6 +1,6 @@
 // Words for the promotion engine's steps, states and gates, shared by the
 // Promote screen, its timeline and the dashboard's rollback panel.
-import type { Promotion, PromotionKind, Step, StepKind } from '$ipc';
+import type { Promotion, PromotionKind, Step, StepKind, Strategy } from '$ipc';
 
 const STEP_LABELS: Record<StepKind, string> = {
 	deploy: 'Deploy',
@@ -9,7 +9,14 @@ const STEP_LABELS: Record<StepKind, string> = {
 	soak: 'Soak',
 	rolling_update: 'Rolling update',
 	switch_back: 'Switch back',
-	rolling_back: 'Roll the previous release out again'
+	rolling_back: 'Roll the previous release out again',
+	run_pipeline: 'Run the deployment pipeline'
+};
+
+export const STRATEGY_LABELS: Record<Strategy, string> = {
+	blue_green: 'blue-green',
+	rolling: 'rolling',
+	pipeline: 'provider pipeline'
 };
 
 /** "Deploy to green", "Switch traffic to blue", "Soak". */
@@ -38,6 +45,7 @@ export function outcomeLine(p: Promotion): string {
 			return `${what} succeeded`;
 		case 'failed':
 			if (!p.failure) return `${what} failed`;
+			if (p.failure.needsAttention && p.strategy === 'pipeline') return `${what} failed in the provider's pipeline: check what it left in ${p.environment}`;
 			if (p.failure.needsAttention) return `${what} failed and traffic may not be on a healthy release: check the target now`;
 			if (p.failure.switchedBack) return `${what} failed; traffic was switched back to ${p.previous?.version ?? 'the previous release'}`;
 			return `${what} failed before it took traffic; ${p.previous ? `${p.previous.version} still serves` : 'nothing was live'}`;
