@@ -1,12 +1,14 @@
 //! End-to-end against a scripted GitHub (wiremock, in this test's process):
 //! a release manager connects GitHub, tests the token, binds a service's
 //! production stage to a repository, refreshes the dashboard and sees what
-//! GitHub deployed there, with the provider named and its run linked.
+//! GitHub deployed there, with the provider named and its run linked; then
+//! binds demo-web's dev stage to a deploying workflow and promotes through
+//! it, watching the run's jobs in the timeline.
 
 use chrono::{Duration, Utc};
 use release_desk_e2e::App;
 use serde_json::json;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn scripted_github() -> MockServer {
@@ -51,6 +53,67 @@ async fn scripted_github() -> MockServer {
             {"state": "success", "updated_at": (at + Duration::minutes(2)).to_rfc3339(),
              "log_url": "https://github.com/acme/appointments-api/actions/runs/4242"}
         ])))
+        .mount(&server)
+        .await;
+    // demo-web deploys to dev through deploy.yml: no run carries a key yet,
+    // the dispatch answers with the run (return_run_details), and the run
+    // is in progress for two looks, then succeeds.
+    Mock::given(method("GET"))
+        .and(path_regex(
+            r"^/repos/acme/demo-web/actions/workflows/deploy\.yml/runs$",
+        ))
+        .respond_with(
+            limits(ResponseTemplate::new(200))
+                .set_body_json(json!({"total_count": 0, "workflow_runs": []})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/demo-web/deployments"))
+        .respond_with(limits(ResponseTemplate::new(200)).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/repos/acme/demo-web/actions/workflows/deploy.yml/dispatches",
+        ))
+        .respond_with(limits(ResponseTemplate::new(200)).set_body_json(json!({
+            "workflow_run_id": 777,
+            "run_url": format!("{}/repos/acme/demo-web/actions/runs/777", server.uri()),
+            "html_url": "https://github.com/acme/demo-web/actions/runs/777"
+        })))
+        .mount(&server)
+        .await;
+    let run = |status: &str, conclusion: Option<&str>| {
+        json!({"id": 777, "name": "Deploy", "display_title": "Release Desk key",
+               "run_number": 12, "status": status, "conclusion": conclusion,
+               "head_sha": "9f1c2e3d4c5b", "html_url": "https://github.com/acme/demo-web/actions/runs/777",
+               "created_at": Utc::now().to_rfc3339()})
+    };
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/demo-web/actions/runs/777"))
+        .respond_with(limits(ResponseTemplate::new(200)).set_body_json(run("in_progress", None)))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/demo-web/actions/runs/777"))
+        .respond_with(
+            limits(ResponseTemplate::new(200)).set_body_json(run("completed", Some("success"))),
+        )
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/demo-web/actions/runs/777/jobs"))
+        .respond_with(limits(ResponseTemplate::new(200)).set_body_json(json!({"total_count": 2, "jobs": [
+            {"name": "verify", "status": "completed", "conclusion": "success", "steps": [
+                {"name": "Check the signature and digest", "status": "completed", "conclusion": "success"}]},
+            {"name": "deploy (dev)", "status": "completed", "conclusion": "success", "steps": [
+                {"name": "Pull sha256 image", "status": "completed", "conclusion": "success"},
+                {"name": "Switch the service", "status": "completed", "conclusion": "success"}]}
+        ]})))
         .mount(&server)
         .await;
     server
@@ -146,8 +209,77 @@ async fn github_deployments_reach_the_dashboard_steps() {
     assert!(link.contains("actions/runs/4242"), "{link}");
     app.screenshot("13c-history-from-github").await;
 
-    // Clean up the keyring entry: removing the connection removes its token.
+    // Bind demo-web's dev stage to the workflow that deploys it, and
+    // promote through it: the desk dispatches and follows the run.
     app.press("\u{e00c}").await; // Escape closes the drawer
+    app.click("nav a[href='/settings']").await;
+    app.click("[data-testid=add-binding]").await;
+    app.wait_for("[data-testid=add-binding-form]").await;
+    app.click("[data-testid=binding-service] option[value=demo-web]")
+        .await;
+    app.click("[data-testid=binding-stage] option[value=dev]")
+        .await;
+    app.type_into("[data-testid=binding-repository]", "acme/demo-web")
+        .await;
+    app.type_into("[data-testid=binding-workflow]", "deploy.yml")
+        .await;
+    app.click("[data-testid=save-binding]").await;
+    let rows = app.wait_for_count("[data-testid=binding]", 2).await;
+    let mut texts = Vec::new();
+    for r in rows {
+        texts.push(r.text().await.unwrap());
+    }
+    assert!(
+        texts.iter().any(|t| t.contains("deploy.yml")),
+        "the workflow binding is listed: {texts:?}"
+    );
+    app.click("nav a[href='/promote']").await;
+    app.wait_for("[data-testid=gates]").await;
+    app.set_value("[data-testid=promote-version]", "1.1.0")
+        .await;
+    app.set_value("[data-testid=promote-environment]", "dev")
+        .await;
+    let through = app
+        .wait_for_dom_text("[data-testid=promote-through]", "deploy.yml")
+        .await;
+    assert!(through.contains("acme · deploy.yml"), "{through}");
+    app.wait_for("[data-testid=promote-button]:not([disabled])")
+        .await;
+    app.click("[data-testid=promote-button]").await;
+    let dialog = app.wait_for("[data-testid=confirm-promotion]").await;
+    let text = dialog.text().await.unwrap();
+    assert!(
+        text.contains("Run the acme · deploy.yml workflow"),
+        "{text}"
+    );
+    app.click("[data-testid=confirm-promote]").await;
+    app.wait_for("[data-testid=timeline][data-phase=succeeded]")
+        .await;
+    let jobs = app
+        .wait_for_dom_text("[data-testid=run-jobs]", "deploy (dev)")
+        .await;
+    assert!(jobs.contains("Check the signature and digest"), "{jobs}");
+    app.screenshot("13d-promote-through-a-github-workflow")
+        .await;
+    let sent = github.received_requests().await.unwrap();
+    let dispatches: Vec<_> = sent
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/dispatches"))
+        .collect();
+    assert_eq!(dispatches.len(), 1, "one dispatch for one promotion");
+    let body: serde_json::Value = serde_json::from_slice(&dispatches[0].body).unwrap();
+    assert_eq!(body["inputs"]["version"], "1.1.0");
+    assert_eq!(body["inputs"]["environment"], "dev");
+    assert!(body["inputs"]["digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    assert!(body["inputs"]["action_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("promotion-"));
+
+    // Clean up the keyring entry: removing the connection removes its token.
     app.click("nav a[href='/settings']").await;
     app.click("[data-testid=connection] .btn.danger").await;
     app.click_text("[data-testid=connection] .btn.danger", "Remove connection")

@@ -134,7 +134,7 @@ async fn follow(
                             at: Utc::now(),
                             report: StepReport {
                                 summary: format!(
-                                    "pipeline run {} deployed {} to {}{see}",
+                                    "pipeline run {} deployed {} to {}",
                                     run.id, p.release.version, p.environment
                                 ),
                                 log: job_lines(&progress),
