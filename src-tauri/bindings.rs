@@ -48,6 +48,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             approvals::approval_queue,
             approvals::decide,
             approvals::approve_many,
+            approvals::provider_approvals,
+            approvals::decide_provider_approval,
             calendar::calendar_view,
             calendar::save_calendar_rule,
             calendar::delete_calendar_rule,

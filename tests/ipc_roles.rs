@@ -85,7 +85,8 @@ const READS: [&str; 25] = [
     "promotion_gates",
 ];
 
-const MORE_READS: [&str; 8] = [
+const MORE_READS: [&str; 9] = [
+    "provider_approvals",
     "connections",
     "provider_bindings",
     "sync_status",
@@ -156,6 +157,10 @@ fn may(cmd: &str, role: Option<&str>) -> Option<bool> {
             }
             change
         }
+        // The stage's policy decides, as for "decide", and only once the
+        // provider's approval exists (tests/provider_approvals in the store
+        // and the GitHub E2E cover who may): asserted there, not here.
+        "decide_provider_approval" => return None,
         other => panic!("no row in the matrix for {other}"),
     })
 }
@@ -207,6 +212,7 @@ fn every_write_is_refused_to_each_role_the_matrix_excludes() {
         "override_risk",
         "approve_many",
         "decide",
+        "decide_provider_approval",
         "override_freeze",
         "save_calendar_rule",
         "delete_calendar_rule",
@@ -357,6 +363,9 @@ fn every_write_is_refused_to_each_role_the_matrix_excludes() {
             "approve_many" => json!({
                 "changes": [{ "id": waiting_id, "revision": revision(w, waiting_id) }],
                 "comment": "matrix",
+            }),
+            "decide_provider_approval" => json!({
+                "id": 1, "verdict": "approve", "comment": "matrix",
             }),
             "save_calendar_rule" => json!({ "id": null, "draft": {
                 "kind": "window", "title": "Matrix window", "zone": "Europe/London",
@@ -509,6 +518,7 @@ fn args_without_profile(cmd: &str) -> Value {
         "override_risk" => json!({ "id": 1, "revision": 1, "level": "high", "reason": "r" }),
         "decide" => json!({ "id": 1, "revision": 1, "verdict": "approve", "comment": "" }),
         "approve_many" => json!({ "changes": [{ "id": 1, "revision": 1 }], "comment": "" }),
+        "decide_provider_approval" => json!({ "id": 1, "verdict": "approve", "comment": "" }),
         "save_calendar_rule" => json!({ "id": null, "draft": {
             "kind": "window", "title": "w", "zone": "Europe/London",
             "start": "2031-01-07T10:00:00", "durationMinutes": 60,

@@ -65,7 +65,7 @@ pub struct SyncStatus {
     pub freshness: ConnectionFreshness,
 }
 
-async fn secret_of(state: &AppState, connection: &Connection) -> Result<SecretString> {
+pub(crate) async fn secret_of(state: &AppState, connection: &Connection) -> Result<SecretString> {
     let account = keyring_account(connection.id);
     with_keyring(state.credentials.clone(), move |c| c.get_account(&account))
         .await?

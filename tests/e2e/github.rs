@@ -55,6 +55,46 @@ async fn scripted_github() -> MockServer {
         ])))
         .mount(&server)
         .await;
+    // A run waits on the reviewers of appointments-api's production
+    // environment; the review the desk sends is taken.
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/appointments-api/actions/runs"))
+        .respond_with(limits(ResponseTemplate::new(200)).set_body_json(json!({
+            "total_count": 1,
+            "workflow_runs": [{"id": 4343, "name": "Deploy", "display_title": "Deploy 9.1.0",
+                "run_number": 44, "status": "waiting", "conclusion": null, "head_sha": "7e6d5c4b3a29",
+                "html_url": "https://github.com/acme/appointments-api/actions/runs/4343",
+                "created_at": (Utc::now() - Duration::minutes(20)).to_rfc3339()}]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/repos/acme/appointments-api/actions/runs/4343/pending_deployments",
+        ))
+        .respond_with(limits(ResponseTemplate::new(200)).set_body_json(json!([
+            {"environment": {"id": 9, "name": "production"}, "wait_timer": 5,
+             "current_user_can_approve": true,
+             "reviewers": [{"type": "User", "reviewer": {"login": "octocat"}},
+                           {"type": "Team", "reviewer": {"slug": "platform"}}]}
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/repos/acme/appointments-api/actions/runs/4343/pending_deployments",
+        ))
+        .respond_with(limits(ResponseTemplate::new(200)).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/demo-web/actions/runs"))
+        .respond_with(
+            limits(ResponseTemplate::new(200))
+                .set_body_json(json!({"total_count": 0, "workflow_runs": []})),
+        )
+        .mount(&server)
+        .await;
     // demo-web deploys to dev through deploy.yml: no run carries a key yet,
     // the dispatch answers with the run (return_run_details), and the run
     // is in progress for two looks, then succeeds.
@@ -208,6 +248,68 @@ async fn github_deployments_reach_the_dashboard_steps() {
         .await;
     assert!(link.contains("actions/runs/4242"), "{link}");
     app.screenshot("13c-history-from-github").await;
+
+    // GitHub's run waiting on production's reviewers is in the queue. The
+    // desk's policy for production asks a change manager and a service
+    // owner: GitHub's review is sent only once both approved here.
+    app.press("\u{e00c}").await; // Escape closes the drawer
+    for (who, sent) in [("Tom Okafor", false), ("Aisha Rahman", true)] {
+        app.click("[data-testid=current-profile]").await;
+        app.click_text("[data-testid=profile-choice]", who).await;
+        app.wait_for_text("[data-testid=current-profile]", who)
+            .await;
+        app.click("nav a[href='/approvals']").await;
+        let card = app
+            .wait_for_dom_text("[data-testid=provider-approval]", "Deploy 9.1.0")
+            .await;
+        assert!(card.contains("octocat, team platform"), "{card}");
+        if !sent {
+            app.screenshot("13e-github-approval-in-the-queue").await;
+        }
+        app.click("[data-testid=provider-approve]").await;
+        app.wait_for("[data-testid=decision-dialog]").await;
+        app.click("[data-testid=decision-dialog] button[type=submit]")
+            .await;
+        // The dialog closes once the decision is recorded; one that stays
+        // open says why it was not.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let open = app.all("[data-testid=decision-dialog][open]").await;
+            let Some(dialog) = open.first() else { break };
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the decision was not recorded: {}",
+                dialog.text().await.unwrap_or_default()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let posted = |r: &&wiremock::Request| {
+            r.method.as_str() == "POST" && r.url.path().ends_with("/4343/pending_deployments")
+        };
+        if sent {
+            app.wait_for_dom_text("[data-testid=provider-approvals]", "Approved Deploy 9.1.0")
+                .await;
+            let sent = github.received_requests().await.unwrap();
+            let review = sent.iter().find(posted).expect("GitHub's review was sent");
+            let body: serde_json::Value = serde_json::from_slice(&review.body).unwrap();
+            assert_eq!(body["state"], "approved");
+            assert_eq!(body["environment_ids"], json!([9]));
+            assert!(body["comment"].as_str().unwrap().contains("Aisha Rahman"));
+        } else {
+            app.wait_for_dom_text("[data-testid=provider-approvals]", "once the rest approve")
+                .await;
+            let sent = github.received_requests().await.unwrap();
+            assert!(
+                !sent.iter().any(|r| posted(&r)),
+                "one approval of two sends nothing to GitHub"
+            );
+        }
+    }
+    app.click("[data-testid=current-profile]").await;
+    app.click_text("[data-testid=profile-choice]", "Priya Shah")
+        .await;
+    app.wait_for_text("[data-testid=current-profile]", "Priya Shah")
+        .await;
 
     // Bind demo-web's dev stage to the workflow that deploys it, and
     // promote through it: the desk dispatches and follows the run.

@@ -148,7 +148,111 @@ pub fn evaluate(
 ) -> EnvironmentApproval {
     let request = request_status(record, policy, now);
     let escalation = escalation(record, policy);
-    let escalated_to = escalation.as_ref();
+    weigh(
+        Subject {
+            environment,
+            is_party: &|p| record.is_party(p),
+            digest: Some(&record.artefact.digest),
+            escalated_to: escalation.as_ref(),
+        },
+        policy,
+        decisions,
+        request,
+        now,
+    )
+}
+
+/// Weighs the decisions people took in the desk on an approval a provider
+/// waits on (a GitHub environment's reviewers): the same policy, quorum,
+/// validity and separation of duties as for a change record. `parties` are
+/// the people who may not decide (who started the deployment); `subject`
+/// names exactly what waits (the run and its commit), and a decision given
+/// for anything else does not count.
+pub fn evaluate_provider_approval(
+    environment: &Slug,
+    policy: &ApprovalPolicy,
+    decisions: &[Decision],
+    parties: &[ProfileId],
+    subject: &Digest,
+    now: DateTime<Utc>,
+) -> EnvironmentApproval {
+    weigh(
+        Subject {
+            environment,
+            is_party: &|p| parties.contains(&p),
+            digest: Some(subject),
+            escalated_to: None,
+        },
+        policy,
+        decisions,
+        RequestStatus::Open { expires_at: None },
+        now,
+    )
+}
+
+/// Whether a person may decide on a provider's approval: not one of its
+/// parties, a reason for a rejection, and a role the policy asks for.
+pub fn check_provider_decision(
+    environment: &Slug,
+    policy: &ApprovalPolicy,
+    parties: &[ProfileId],
+    profile: &Profile,
+    verdict: Verdict,
+    comment: &str,
+) -> Result<()> {
+    if parties.contains(&profile.id) {
+        return Err(ChangeError::Refused {
+            rule: "separation_of_duties",
+            message: format!(
+                "separation of duties: you started this deployment to {environment}, so you cannot approve or reject it; ask someone with the approver role"
+            ),
+        });
+    }
+    if verdict == Verdict::Reject && comment.trim().is_empty() {
+        return Err(ChangeError::Refused {
+            rule: "reason_required",
+            message: "a rejection needs a reason: say what would make the deployment acceptable"
+                .into(),
+        });
+    }
+    let holds = |rule: &ApprovalRule| {
+        rule.approvers.iter().any(|a| match a {
+            Approver::Role { role } => profile.roles.contains(role),
+            Approver::Person { profile: p, .. } => *p == profile.id,
+        })
+    };
+    if !policy.rules.iter().any(holds) {
+        let wanted: Vec<String> = policy.rules.iter().map(ApprovalRule::label).collect();
+        return Err(ChangeError::Refused {
+            rule: "approver_role",
+            message: format!(
+                "you cannot decide on deployments to {environment}: its policy asks for {}, and you hold {}",
+                if wanted.is_empty() { "no approvers".to_owned() } else { wanted.join("; ") },
+                profile.roles_text()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// What the decisions are weighed about.
+struct Subject<'a> {
+    environment: &'a Slug,
+    /// Who may not decide (requested or deploys it).
+    is_party: &'a dyn Fn(ProfileId) -> bool,
+    /// The digest approvals must have been given for, where there is one.
+    digest: Option<&'a Digest>,
+    escalated_to: Option<&'a (DateTime<Utc>, Role)>,
+}
+
+fn weigh(
+    subject: Subject<'_>,
+    policy: &ApprovalPolicy,
+    decisions: &[Decision],
+    request: RequestStatus,
+    now: DateTime<Utc>,
+) -> EnvironmentApproval {
+    let escalated_to = subject.escalated_to;
 
     // Latest decision per person wins; earlier ones are superseded. "Latest"
     // is the order of recording (ids increase), not the clock, which can step
@@ -169,9 +273,9 @@ pub fn evaluate(
         .map(|(i, d)| {
             let discount = if latest.get(&d.by) != Some(&i) {
                 Some(Discount::Superseded)
-            } else if record.is_party(d.by) {
+            } else if (subject.is_party)(d.by) {
                 Some(Discount::SelfApproval)
-            } else if d.digest != record.artefact.digest {
+            } else if subject.digest.is_some_and(|digest| d.digest != *digest) {
                 Some(Discount::DigestChanged {
                     was: d.digest.clone(),
                 })
@@ -238,7 +342,7 @@ pub fn evaluate(
     let expired = matches!(request, RequestStatus::Expired { .. });
 
     EnvironmentApproval {
-        environment: environment.clone(),
+        environment: subject.environment.clone(),
         required: slots.len() as u32,
         approved,
         missing,

@@ -14,8 +14,8 @@ mod risk;
 mod template;
 
 pub use approval::{
-    check_decision, evaluate, Decision, Discount, EnvironmentApproval, RequestStatus, Verdict,
-    WeighedDecision,
+    check_decision, check_provider_decision, evaluate, evaluate_provider_approval, Decision,
+    Discount, EnvironmentApproval, RequestStatus, Verdict, WeighedDecision,
 };
 pub use error::{ChangeError, Result};
 pub use lifecycle::{guard_facts, next_state, settle, GuardFacts, Transition};

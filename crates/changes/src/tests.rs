@@ -536,3 +536,82 @@ proptest! {
         run(ChangeType::Emergency, &["production"], &steps, &default_policies());
     }
 }
+
+mod provider_approvals {
+    use super::*;
+    use crate::{check_provider_decision, evaluate_provider_approval, ProfileId};
+
+    fn digest(c: char) -> Digest {
+        Digest::parse(&c.to_string().repeat(64)).unwrap()
+    }
+
+    fn prod_policy() -> ApprovalPolicy {
+        crate::default_policies()
+            .into_iter()
+            .find(|p| p.kind == ChangeType::Normal && p.environment.is_some())
+            .unwrap()
+    }
+
+    fn vote(id: i64, by: i64, role: &str, verdict: Verdict, d: char) -> Decision {
+        Decision {
+            id,
+            by: ProfileId(by),
+            by_name: format!("p{by}"),
+            roles: vec![Slug::parse(role).unwrap()],
+            verdict,
+            comment: String::new(),
+            at: Utc::now(),
+            digest: digest(d),
+        }
+    }
+
+    #[test]
+    fn the_quorum_counts_distinct_eligible_people_who_are_not_parties() {
+        let env = Slug::parse("production").unwrap();
+        let policy = prod_policy();
+        let now = Utc::now();
+        let both = [
+            vote(1, 1, "change-manager", Verdict::Approve, 'a'),
+            vote(2, 2, "service-owner", Verdict::Approve, 'a'),
+        ];
+        let s = evaluate_provider_approval(&env, &policy, &both, &[], &digest('a'), now);
+        assert!(s.satisfied, "{}", s.summary());
+        // The person who started the deployment does not count.
+        let s =
+            evaluate_provider_approval(&env, &policy, &both, &[ProfileId(2)], &digest('a'), now);
+        assert!(!s.satisfied);
+        assert_eq!(s.approved, 1);
+        // Decisions given for another run (another subject) do not count.
+        let s = evaluate_provider_approval(&env, &policy, &both, &[], &digest('b'), now);
+        assert_eq!(s.approved, 0);
+        // A rejection blocks whatever else was approved.
+        let mut with_no = both.to_vec();
+        with_no.push(vote(3, 3, "change-manager", Verdict::Reject, 'a'));
+        let s = evaluate_provider_approval(&env, &policy, &with_no, &[], &digest('a'), now);
+        assert!(!s.satisfied);
+        assert_eq!(s.rejected_by, vec!["p3".to_owned()]);
+    }
+
+    #[test]
+    fn a_party_an_ineligible_role_and_a_bare_rejection_are_refused() {
+        let env = Slug::parse("production").unwrap();
+        let policy = prod_policy();
+        let person = |id: i64, role: &str| Profile {
+            id: ProfileId(id),
+            name: format!("p{id}"),
+            email: format!("p{id}@example.org"),
+            roles: vec![Slug::parse(role).unwrap()],
+        };
+        let cm = person(1, "change-manager");
+        let err =
+            check_provider_decision(&env, &policy, &[ProfileId(1)], &cm, Verdict::Approve, "")
+                .unwrap_err();
+        assert!(err.to_string().contains("separation of duties"), "{err}");
+        let err =
+            check_provider_decision(&env, &policy, &[], &cm, Verdict::Reject, " ").unwrap_err();
+        assert!(err.to_string().contains("reason"), "{err}");
+        let dev = person(2, "developer");
+        assert!(check_provider_decision(&env, &policy, &[], &dev, Verdict::Approve, "").is_err());
+        assert!(check_provider_decision(&env, &policy, &[], &cm, Verdict::Approve, "").is_ok());
+    }
+}

@@ -353,6 +353,14 @@ fn reviewer_name(r: &wire::Reviewer) -> Option<String> {
 
 #[async_trait]
 impl ApprovalSource for GitHub {
+    fn scope(&self, binding: &BindingSettings) -> BindingSettings {
+        binding
+            .iter()
+            .filter(|(k, _)| k.as_str() == "repository")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     async fn pending_approvals(&self, binding: &BindingSettings) -> Result<Vec<PendingApproval>> {
         let (owner, repo) = repository(binding)?;
         let wanted = binding.get("environment");

@@ -122,6 +122,16 @@ pub enum Verdict {
 
 #[async_trait]
 pub trait ApprovalSource: Send + Sync {
+    /// The settings that name where approvals are listed, without what
+    /// picks one binding's share (a GitHub repository, not its environment):
+    /// the sync asks once per scope and hands each binding its own, so five
+    /// stages of one repository cost one request, not five.
+    fn scope(&self, binding: &BindingSettings) -> BindingSettings {
+        binding.clone()
+    }
+
+    /// What waits for a decision; with a scope from [`Self::scope`], every
+    /// environment's.
     async fn pending_approvals(&self, binding: &BindingSettings) -> Result<Vec<PendingApproval>>;
 
     /// Sends the decision to the provider. The desk calls it only once its

@@ -16,6 +16,7 @@ mod open;
 mod policies;
 mod profiles;
 mod promotions;
+mod provider_approvals;
 mod records;
 mod row;
 mod schedule;
@@ -35,6 +36,7 @@ pub use promotions::{
     ArtefactLocation, GateCheck, PromotionRecord, PromotionRequest, Started, StoredArtefact,
     TargetBinding, TargetSnapshot, TrustedKey, MAX_MIN_REQUESTS, MAX_P95_MS, MAX_SOAK_SECS,
 };
+pub use provider_approvals::{ProviderApprovalItem, ProviderDecision};
 pub use schedule::PlannedSlot;
 pub use sync::{ConnectionFreshness, SyncCounts, SyncSource};
 pub use workspace::{LoadSummary, WorkspaceInfo};

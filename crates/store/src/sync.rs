@@ -408,7 +408,7 @@ impl Store {
     }
 }
 
-async fn note_sync(
+pub(crate) async fn note_sync(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     binding: BindingId,
     source: SyncSource,

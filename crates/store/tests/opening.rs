@@ -189,8 +189,13 @@ async fn an_older_database_is_copied_aside_before_it_is_upgraded() {
 async fn upgrading_a_database_with_deployments_fills_the_dashboard_cache() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(DATABASE_FILE);
+    // The version just before the dashboard cache (migration 002) came.
     let versions = testing::versions();
-    let before_cache = versions[versions.len() - 2];
+    let cache = versions
+        .iter()
+        .position(|v| *v == 20261122000002)
+        .expect("the cell_latest migration");
+    let before_cache = versions[cache - 1];
     {
         let pool = sqlx::SqlitePool::connect_with(
             SqliteConnectOptions::new()

@@ -209,12 +209,85 @@ pub async fn sync(
         };
         report.bindings.push(entry);
     }
+    sync_approvals(
+        store,
+        connection,
+        connected,
+        &bindings,
+        path.as_ref(),
+        &now,
+        &mut report,
+    )
+    .await?;
     progress(SyncProgress {
         connection: connection.name.clone(),
         done: total,
         total,
     });
     Ok(report)
+}
+
+/// Asks the connection's approval source once per scope (a repository, not
+/// each of its stages) and records each binding's share: the approvals for
+/// its own provider environment. A failure is that scope's bindings', and
+/// the others go on.
+async fn sync_approvals(
+    store: &Store,
+    connection: &Connection,
+    connected: &Connected,
+    bindings: &[Binding],
+    path: Option<&PathToLive>,
+    now: &impl Fn() -> DateTime<Utc>,
+    report: &mut ConnectionSync,
+) -> Result<(), SyncError> {
+    let Some(source) = &connected.approvals else {
+        return Ok(());
+    };
+    let mut scopes: Vec<(release_desk_provider::BindingSettings, Vec<&Binding>)> = Vec::new();
+    for b in bindings {
+        // Never above the connection's reach, checked again at every use.
+        if path.is_some_and(|p| may_reach(connection, &b.environment, p).is_err()) {
+            continue;
+        }
+        let scope = source.scope(&b.settings);
+        match scopes.iter_mut().find(|(s, _)| *s == scope) {
+            Some((_, members)) => members.push(b),
+            None => scopes.push((scope, vec![b])),
+        }
+    }
+    for (scope, members) in scopes {
+        let found = source.pending_approvals(&scope).await;
+        for b in members {
+            let failure = match &found {
+                Ok(all) => {
+                    let wanted = b.settings.get("environment");
+                    let mine: Vec<_> = all
+                        .iter()
+                        .filter(|a| wanted.is_none_or(|w| &a.environment == w))
+                        .cloned()
+                        .collect();
+                    match store.record_pending_approvals(b.id, &mine, now()).await {
+                        Ok(_) => None,
+                        Err(e) => Some(e.to_string()),
+                    }
+                }
+                Err(e) => Some(e.message.clone()),
+            };
+            if let Some(message) = failure {
+                store
+                    .record_sync_failure(b.id, SyncSource::Approvals, &message, now())
+                    .await?;
+                if let Some(entry) = report.bindings.iter_mut().find(|e| {
+                    e.service == b.service.as_str()
+                        && e.environment == b.environment.as_str()
+                        && e.error.is_none()
+                }) {
+                    entry.error = Some(format!("approvals: {message}"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 enum Failure {

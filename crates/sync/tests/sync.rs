@@ -98,6 +98,14 @@ async fn a_sync_fills_the_cache_and_one_failing_binding_does_not_stop_the_others
         .mount(&server)
         .await;
     Mock::given(method("GET"))
+        .and(path("/repos/acme/payments-api/actions/runs"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"total_count": 0, "workflow_runs": []})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
         .and(path_regex("^/repos/acme/gone/.*"))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
         .mount(&server)
@@ -237,4 +245,118 @@ fn kinds_without_an_adapter_say_so_instead_of_pretending() {
         "{}",
         err.message
     );
+}
+
+/// A repository's waiting runs are asked once per sync, however many of
+/// its stages are bound, and each binding records the approvals of its own
+/// GitHub environment.
+#[tokio::test]
+async fn approvals_are_asked_once_per_repository_and_shared_by_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(&dir.path().join(DATABASE_FILE)).await.unwrap();
+    let now = Utc::now();
+    store
+        .load_workspace(&release_desk_demo::demo_workspace(now), now)
+        .await
+        .unwrap();
+    let mk = |name: &str, role: &str| ProfileDraft {
+        name: name.into(),
+        email: format!("{}@acme-health.example", name.to_lowercase()),
+        roles: vec![slug(role)],
+    };
+    let priya = store
+        .create_profile(mk("Priya", "release-manager"), now)
+        .await
+        .unwrap();
+    let tom = store
+        .create_profile(mk("Tom", "change-manager"), now)
+        .await
+        .unwrap();
+    let server = MockServer::start().await;
+    let connection = store
+        .add_connection(
+            ConnectionDraft {
+                kind: ConnectionKind::Github,
+                name: "acme".into(),
+                base_url: Some(server.uri()),
+                settings: BTreeMap::new(),
+                reach: None,
+            },
+            &priya,
+            now,
+        )
+        .await
+        .unwrap();
+    for env in ["test", "production"] {
+        store
+            .add_binding(
+                BindingDraft {
+                    service: slug("payments-api"),
+                    environment: slug(env),
+                    connection: connection.id,
+                    settings: BTreeMap::from([("repository".into(), "acme/payments-api".into())]),
+                },
+                &priya,
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/payments-api/deployments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/payments-api/actions/runs"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "total_count": 1,
+            "workflow_runs": [{"id": 77, "name": "Deploy", "display_title": "Deploy 2.4.0",
+                "run_number": 31, "status": "waiting", "conclusion": null, "head_sha": "9f1c2e3d",
+                "html_url": "https://github.com/acme/payments-api/actions/runs/77",
+                "created_at": now.to_rfc3339()}]
+        })))
+        .mount(&server)
+        .await;
+    let env = |id: u32, name: &str| {
+        json!({"environment": {"id": id, "name": name}, "wait_timer": 0,
+               "current_user_can_approve": true,
+               "reviewers": [{"type": "User", "reviewer": {"login": "octocat"}}]})
+    };
+    Mock::given(method("GET"))
+        .and(path(
+            "/repos/acme/payments-api/actions/runs/77/pending_deployments",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([env(3, "test"), env(7, "production")])),
+        )
+        .mount(&server)
+        .await;
+
+    let connected = connect(&connection, SecretString::from("ghp_sync_test".to_string())).unwrap();
+    let report = sync(&store, &connection, &connected, Utc::now, |_| {})
+        .await
+        .unwrap();
+    assert!(!report.failed(), "{report:?}");
+    let queue = store.provider_approvals(&tom, Utc::now()).await.unwrap();
+    let mut seen: Vec<(String, String)> = queue
+        .iter()
+        .map(|i| (i.environment.to_string(), i.approval.environment.clone()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("production".to_owned(), "production".to_owned()),
+            ("test".to_owned(), "test".to_owned())
+        ]
+    );
+    let asked = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/repos/acme/payments-api/actions/runs")
+        .count();
+    assert_eq!(asked, 1, "one request for the repository's two stages");
 }

@@ -103,6 +103,10 @@ impl Respond for FakeGitHub {
                     })
                     .collect::<Vec<_>>())
             }
+            // Runs waiting on reviewers: none (asked once per repository).
+            (Some(_), ["repos", _, _, "actions", "runs"]) => {
+                json!({"total_count": 0, "workflow_runs": []})
+            }
             (Some(_), ["repos", _, _, "deployments", _, "statuses"]) => json!([
                 {"state": "success", "updated_at": "2026-11-25T10:05:00Z",
                  "log_url": "https://github.example/acme/runs/1"}

@@ -54,6 +54,19 @@ export const commands = {
 	 *  decision: one refusal (a change that moved on, a rule) does not stop the rest.
 	 */
 	approveMany: (changes: SeenChange[], comment: string) => typedError<BatchResult, AppError>(__TAURI_INVOKE("approve_many", { changes, comment })),
+	/**
+	 *  The approvals providers wait on (GitHub environments' reviewers), with
+	 *  where the desk's own policy stands on each.
+	 */
+	providerApprovals: () => typedError<ProviderApprovalItem[], AppError>(__TAURI_INVOKE("provider_approvals")),
+	/**
+	 *  Records the person's decision on a provider's approval; once the desk's
+	 *  policy is met (or anyone eligible rejects), sends the provider's review
+	 *  through the connection's account. A review the provider does not take
+	 *  leaves the decision recorded and the approval waiting: deciding again
+	 *  resends it.
+	 */
+	decideProviderApproval: (id: number, verdict: Verdict, comment: string) => typedError<ProviderDecisionOutcome, AppError>(__TAURI_INVOKE("decide_provider_approval", { id, verdict, comment })),
 	calendarView: (from: string, to: string) => typedError<CalendarView, AppError>(__TAURI_INVOKE("calendar_view", { from, to })),
 	saveCalendarRule: (id: number | null, draft: RuleDraft) => typedError<CalendarRule, AppError>(__TAURI_INVOKE("save_calendar_rule", { id, draft })),
 	deleteCalendarRule: (id: number) => typedError<null, AppError>(__TAURI_INVOKE("delete_calendar_rule", { id })),
@@ -984,6 +997,27 @@ export type Occurrence = {
 /**  How a deployment ended, or that it has not yet. */
 export type Outcome = "succeeded" | "failed" | "in_progress" | "rolled_back";
 
+/**  An approval a provider is waiting on. */
+export type PendingApproval = {
+	/**  Unique within the connection, e.g. `acme/shop/runs/42/env/7`. */
+	providerId: string,
+	environment: string,
+	/**  What waits: "Deploy 1.4.2 (run #118)". */
+	title: string,
+	/**  The commit the run deploys, where the provider says. */
+	commit: string | null,
+	/**  Who the provider asks to review (users and teams). */
+	reviewers: string[],
+	/**  Minutes the provider itself holds the deployment after approval. */
+	waitTimerMinutes: number | null,
+	/**  Whether the connection's own account may approve it there. */
+	canApprove: boolean,
+	requestedAt: string | null,
+	link: string | null,
+	/**  What the adapter needs to send the decision (opaque to the desk). */
+	reference: { [key in string]: string },
+};
+
 export type Phase = "running" | 
 /**  A step failed after traffic may have moved: restoring the previous release. */
 "switching_back" | "succeeded" | "failed";
@@ -1101,6 +1135,31 @@ export type PromotionUpdated = {
 
 /**  The systems Release Desk can hold a credential for. */
 export type Provider = "github" | "azure_devops" | "kubernetes" | "azure_app_service" | "aws_ssm" | "service_now";
+
+/**  One provider approval as the queue shows it. */
+export type ProviderApprovalItem = {
+	id: number,
+	connection: string,
+	kindLabel: string,
+	service: Slug,
+	environment: Slug,
+	approval: PendingApproval,
+	/**  Where the desk's policy stands: who approved, who is still missing. */
+	standing: EnvironmentApproval,
+	/**  The desk profile who started the deployment, when the desk did. */
+	startedBy: string | null,
+	/**  Why the viewer may not decide, if they may not. */
+	refusal: string | null,
+};
+
+/**  What a decision on a provider's approval led to. */
+export type ProviderDecisionOutcome = {
+	/**  Where the desk's policy stands: "1 of 2 required approvals; …". */
+	standing: string,
+	/**  The review sent to the provider, if the policy decided. */
+	sent: Verdict | null,
+	connection: string,
+};
 
 /**  Who a credential proves to be, as the provider says. */
 export type ProviderIdentity = {
