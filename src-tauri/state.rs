@@ -190,9 +190,9 @@ impl AppState {
     async fn pending_for_current(&self, store: &Store) -> usize {
         match store.current_profile().await {
             Ok(Some(profile)) => store
-                .approval_queue(&profile, chrono::Utc::now())
+                .awaiting_decision(&profile, chrono::Utc::now())
                 .await
-                .map_or(0, |q| q.len()),
+                .unwrap_or(0),
             _ => 0,
         }
     }

@@ -50,9 +50,7 @@ pub async fn session(state: State<'_, AppState>) -> Result<Session> {
     let current = checked(&state, store.current_profile().await).await?;
     let profiles = checked(&state, store.profiles().await).await?;
     let pending = match &current {
-        Some(p) => checked(&state, store.approval_queue(p, chrono::Utc::now()).await)
-            .await?
-            .len(),
+        Some(p) => checked(&state, store.awaiting_decision(p, chrono::Utc::now()).await).await?,
         None => 0,
     };
     let may = current

@@ -315,5 +315,7 @@ pub async fn sync_all(state: &AppState) -> Result<Vec<ConnectionSync>> {
         })?;
         reports.push(report);
     }
+    // A sync may bring approvals that await the person: the title says so.
+    state.refresh_title().await;
     Ok(reports)
 }

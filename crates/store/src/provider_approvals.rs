@@ -284,6 +284,19 @@ impl Store {
         Ok(out)
     }
 
+    /// How many decisions await `viewer`: change records in their queue and
+    /// provider approvals they may decide (the badge and the window title).
+    pub async fn awaiting_decision(&self, viewer: &Profile, now: DateTime<Utc>) -> Result<usize> {
+        let changes = self.approval_queue(viewer, now).await?.len();
+        let providers = self
+            .provider_approvals(viewer, now)
+            .await?
+            .iter()
+            .filter(|i| i.refusal.is_none())
+            .count();
+        Ok(changes + providers)
+    }
+
     /// Records `by`'s decision on a provider approval (audited), and says
     /// whether the desk's policy now sends the provider's review.
     pub async fn decide_provider_approval(

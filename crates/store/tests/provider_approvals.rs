@@ -87,6 +87,17 @@ async fn the_desks_quorum_decides_when_githubs_review_is_sent() {
         .unwrap();
     let queue = store.provider_approvals(&tom, now()).await.unwrap();
     assert_eq!(queue.len(), 1);
+    // The badge counts it for those who may decide, and not for others.
+    let changes_only = store.approval_queue(&tom, now()).await.unwrap().len();
+    assert_eq!(
+        store.awaiting_decision(&tom, now()).await.unwrap(),
+        changes_only + 1
+    );
+    let dev_changes = store.approval_queue(&dev, now()).await.unwrap().len();
+    assert_eq!(
+        store.awaiting_decision(&dev, now()).await.unwrap(),
+        dev_changes
+    );
     let item = &queue[0];
     assert_eq!(item.environment.as_str(), "production");
     assert_eq!(item.standing.required, 2, "production asks two roles");
