@@ -66,8 +66,16 @@ pub struct SyncStatus {
 }
 
 pub(crate) async fn secret_of(state: &AppState, connection: &Connection) -> Result<SecretString> {
+    secret_in(state.credentials.clone(), connection).await
+}
+
+/// A connection's token from the keyring, or why there is none.
+async fn secret_in(
+    credentials: release_desk_credentials::Credentials,
+    connection: &Connection,
+) -> Result<SecretString> {
     let account = keyring_account(connection.id);
-    with_keyring(state.credentials.clone(), move |c| c.get_account(&account))
+    with_keyring(credentials, move |c| c.get_account(&account))
         .await?
         .ok_or_else(|| {
             AppError::new(
@@ -93,18 +101,16 @@ impl release_desk_engine::PipelineOpener for ShellPipelines {
         &self,
         connection: &Connection,
     ) -> std::result::Result<Arc<dyn release_desk_provider::PipelineDeploy>, ProviderError> {
-        let account = keyring_account(connection.id);
-        let secret = with_keyring(self.credentials.clone(), move |c| c.get_account(&account))
+        let secret = secret_in(self.credentials.clone(), connection)
             .await
-            .map_err(|e| ProviderError::new(ProviderErrorKind::Unavailable, e.message))?
-            .ok_or_else(|| {
-                ProviderError::new(
-                    ProviderErrorKind::Unauthorised,
-                    format!(
-                        "{} has no token yet: set one in Settings → Connections, then promote again",
-                        connection.name
-                    ),
-                )
+            .map_err(|e| {
+                // No token is the person's to fix; a keyring fault may pass.
+                let kind = if e.code == "no_secret" {
+                    ProviderErrorKind::Unauthorised
+                } else {
+                    ProviderErrorKind::Unavailable
+                };
+                ProviderError::new(kind, e.message)
             })?;
         self.adapters
             .get(connection, secret)?

@@ -197,17 +197,47 @@ impl Engine {
         // asker something, and a refusal should not depend on the target.
         release_desk_access::may(by, release_desk_access::Action::Promote)
             .map_err(release_desk_store::StoreError::from)?;
-        if self
+        let (version, snapshot) = if self
             .inner
             .store
             .pipeline_binding(service, environment)
             .await?
             .is_some()
         {
-            return self
-                .request_pipeline(kind, service, environment, version, request_key, by)
-                .await;
+            self.pipeline_plan(kind, service, environment, version)
+                .await?
+        } else {
+            self.target_plan(kind, service, environment, version)
+                .await?
+        };
+        let request = PromotionRequest {
+            request_key: request_key.to_owned(),
+            kind,
+            service: service.clone(),
+            environment: environment.clone(),
+            version,
+        };
+        let started = self
+            .inner
+            .store
+            .start_promotion(&request, snapshot, by, Utc::now())
+            .await?;
+        let id = started.record.promotion.id;
+        if !started.record.promotion.phase.is_finished() {
+            self.spawn(id);
         }
+        Ok(started.record)
+    }
+
+    /// What to promote and what the target says is live, for a cell a
+    /// deployment target serves.
+    async fn target_plan(
+        &self,
+        kind: PromotionKind,
+        service: &Slug,
+        environment: &Slug,
+        version: Option<String>,
+    ) -> Result<(String, TargetSnapshot)> {
         let status = self.status(service, environment).await?;
         let current = live_release(&status);
         let (version, ready_leg) = match kind {
@@ -255,42 +285,19 @@ impl Engine {
                 (live.version.clone(), ready)
             }
         };
-        let request = PromotionRequest {
-            request_key: request_key.to_owned(),
-            kind,
-            service: service.clone(),
-            environment: environment.clone(),
-            version,
-        };
-        let started = self
-            .inner
-            .store
-            .start_promotion(
-                &request,
-                TargetSnapshot { current, ready_leg },
-                by,
-                Utc::now(),
-            )
-            .await?;
-        let id = started.record.promotion.id;
-        if !started.record.promotion.phase.is_finished() {
-            self.spawn(id);
-        }
-        Ok(started.record)
+        Ok((version, TargetSnapshot { current, ready_leg }))
     }
 
-    /// [`Self::request`] for a cell a provider's pipeline deploys: no target
-    /// can be asked what is live, so the desk's own record says (local and
-    /// synced deployments alike).
-    async fn request_pipeline(
+    /// The same for a cell a provider's pipeline deploys: no target can be
+    /// asked what is live, so the desk's own record says (local and synced
+    /// deployments alike).
+    async fn pipeline_plan(
         &self,
         kind: PromotionKind,
         service: &Slug,
         environment: &Slug,
         version: Option<String>,
-        request_key: &str,
-        by: &Profile,
-    ) -> Result<PromotionRecord> {
+    ) -> Result<(String, TargetSnapshot)> {
         let store = &self.inner.store;
         let current = store
             .recorded_live_release(service, environment)
@@ -321,29 +328,13 @@ impl Engine {
                 )))
             }
         };
-        let request = PromotionRequest {
-            request_key: request_key.to_owned(),
-            kind,
-            service: service.clone(),
-            environment: environment.clone(),
+        Ok((
             version,
-        };
-        let started = store
-            .start_promotion(
-                &request,
-                TargetSnapshot {
-                    current,
-                    ready_leg: None,
-                },
-                by,
-                Utc::now(),
-            )
-            .await?;
-        let id = started.record.promotion.id;
-        if !started.record.promotion.phase.is_finished() {
-            self.spawn(id);
-        }
-        Ok(started.record)
+            TargetSnapshot {
+                current,
+                ready_leg: None,
+            },
+        ))
     }
 
     /// Runs a promotion in the background; errors are logged, and the

@@ -197,19 +197,7 @@ async fn a_run_started_just_before_a_crash_is_found_and_followed_not_started_aga
     // The engine wrote StepBegan, the provider started the run, and the
     // app died before RunStarted was written.
     let (id, key, digest) = begun(&s, "crash").await;
-    let key = ActionKey::new(key).unwrap();
-    s.pipeline
-        .start_run(
-            &key,
-            &BindingSettings::new(),
-            &PipelineRequest {
-                version: "1.0.0".into(),
-                digest,
-                environment: "dev".into(),
-            },
-        )
-        .await
-        .unwrap();
+    started_at_provider(&s, key, digest).await;
     assert_eq!(s.pipeline.inner.count(), 1);
 
     let ids = s.engine.resume_unfinished().await.unwrap();
@@ -263,13 +251,14 @@ async fn begun(s: &Setup, key: &str) -> (i64, String, release_desk_domain::Diges
     (id, key, p.release.digest)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_while_following_a_run_follows_the_recorded_run() {
-    let s = setup().await;
-    s.w.approved_change("1.0.0", &["dev"]).await;
-    let (id, key, digest) = begun(&s, "following").await;
-    let run = s
-        .pipeline
+/// The provider starts demo-web 1.0.0's run under `key`, as the engine's
+/// own start would have.
+async fn started_at_provider(
+    s: &Setup,
+    key: String,
+    digest: release_desk_domain::Digest,
+) -> RunHandle {
+    s.pipeline
         .start_run(
             &ActionKey::new(key).unwrap(),
             &BindingSettings::new(),
@@ -280,7 +269,15 @@ async fn a_restart_while_following_a_run_follows_the_recorded_run() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_while_following_a_run_follows_the_recorded_run() {
+    let s = setup().await;
+    s.w.approved_change("1.0.0", &["dev"]).await;
+    let (id, key, digest) = begun(&s, "following").await;
+    let run = started_at_provider(&s, key, digest).await;
     s.w.store
         .record_promotion_event(
             id,

@@ -367,17 +367,18 @@ pub fn plan(request: PlanRequest) -> Result<Promotion> {
     }
     let current_leg = request.current.as_ref().and_then(|c| c.leg);
     let idle = current_leg.map(other).unwrap_or(Leg::Blue);
+    let already_live = request
+        .current
+        .as_ref()
+        .is_some_and(|c| c.digest == request.release.digest);
+    let nothing_to_promote = format!(
+        "{} {} is already live in {}: nothing to promote",
+        request.service, request.release.version, request.environment
+    );
     let steps = match (request.kind, request.strategy) {
         (PromotionKind::Promote, Strategy::BlueGreen) => {
-            if request
-                .current
-                .as_ref()
-                .is_some_and(|c| c.digest == request.release.digest)
-            {
-                return unplannable(&format!(
-                    "{} {} is already live in {}: nothing to promote",
-                    request.service, request.release.version, request.environment
-                ));
+            if already_live {
+                return unplannable(&nothing_to_promote);
             }
             vec![
                 Step::new(StepKind::Deploy, Some(idle)),
@@ -445,15 +446,8 @@ pub fn plan(request: PlanRequest) -> Result<Promotion> {
             )
         }
         (PromotionKind::Promote, Strategy::Pipeline) => {
-            if request
-                .current
-                .as_ref()
-                .is_some_and(|c| c.digest == request.release.digest)
-            {
-                return unplannable(&format!(
-                    "{} {} is already live in {}: nothing to promote",
-                    request.service, request.release.version, request.environment
-                ));
+            if already_live {
+                return unplannable(&nothing_to_promote);
             }
             vec![Step::new(StepKind::RunPipeline, None)]
         }

@@ -162,6 +162,17 @@ async fn parties_of(
 }
 
 impl Store {
+    /// One provider approval, or a refusal saying `gone` when there is none.
+    async fn approval_row(&self, conn: &mut SqliteConnection, id: i64, gone: &str) -> Result<Row> {
+        let r = sqlx::query(&format!("{SELECT} WHERE pa.id = ?"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| self.fail(e))?
+            .ok_or_else(|| refused("unknown_provider_approval", gone.to_owned()))?;
+        row_from(&r)
+    }
+
     /// Records what a binding's provider waits on now: new approvals are
     /// added, known ones refreshed, and pending ones the provider no longer
     /// lists (decided there, or the run cancelled) leave the queue. Returns
@@ -308,18 +319,13 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<ProviderDecision> {
         let mut tx = self.begin_write().await?;
-        let r = sqlx::query(&format!("{SELECT} WHERE pa.id = ?"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| self.fail(e))?
-            .ok_or_else(|| {
-                refused(
-                    "unknown_provider_approval",
-                    "that approval is no longer waiting: refresh the queue".into(),
-                )
-            })?;
-        let row = row_from(&r)?;
+        let row = self
+            .approval_row(
+                &mut tx,
+                id,
+                "that approval is no longer waiting: refresh the queue",
+            )
+            .await?;
         if row.state != "pending" {
             return Err(refused(
                 "provider_approval_closed",
@@ -419,18 +425,13 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let r = sqlx::query(&format!("{SELECT} WHERE pa.id = ?"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| self.fail(e))?
-            .ok_or_else(|| {
-                refused(
-                    "unknown_provider_approval",
-                    "that approval is no longer known: refresh the queue".into(),
-                )
-            })?;
-        let row = row_from(&r)?;
+        let row = self
+            .approval_row(
+                &mut tx,
+                id,
+                "that approval is no longer known: refresh the queue",
+            )
+            .await?;
         let login: Option<String> =
             sqlx::query_scalar("SELECT provider_login FROM connections WHERE id = ?")
                 .bind(row.connection)

@@ -21,8 +21,17 @@ fn slug(s: &str) -> Slug {
     Slug::parse(s).unwrap()
 }
 
-#[tokio::test]
-async fn a_sync_fills_the_cache_and_one_failing_binding_does_not_stop_the_others() {
+/// The demo workspace in a real SQLite file, a person holding `role`, and a
+/// scripted GitHub.
+async fn demo_with(
+    name: &str,
+    role: &str,
+) -> (
+    tempfile::TempDir,
+    Store,
+    release_desk_changes::Profile,
+    MockServer,
+) {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = Store::open(&dir.path().join(DATABASE_FILE)).await.unwrap();
     let now = Utc::now();
@@ -30,19 +39,31 @@ async fn a_sync_fills_the_cache_and_one_failing_binding_does_not_stop_the_others
         .load_workspace(&release_desk_demo::demo_workspace(now), now)
         .await
         .unwrap();
-    let priya = store
+    let person = person(&store, name, role).await;
+    (dir, store, person, MockServer::start().await)
+}
+
+async fn person(store: &Store, name: &str, role: &str) -> release_desk_changes::Profile {
+    store
         .create_profile(
             ProfileDraft {
-                name: "Priya".into(),
-                email: "priya@acme-health.example".into(),
-                roles: vec![slug("release-manager")],
+                name: name.into(),
+                email: format!("{}@acme-health.example", name.to_lowercase()),
+                roles: vec![slug(role)],
             },
-            now,
+            Utc::now(),
         )
         .await
-        .unwrap();
-    let server = MockServer::start().await;
-    let connection = store
+        .unwrap()
+}
+
+/// A GitHub connection named "acme" to the scripted server.
+async fn acme(
+    store: &Store,
+    server: &MockServer,
+    by: &release_desk_changes::Profile,
+) -> release_desk_connections::Connection {
+    store
         .add_connection(
             ConnectionDraft {
                 kind: ConnectionKind::Github,
@@ -51,11 +72,18 @@ async fn a_sync_fills_the_cache_and_one_failing_binding_does_not_stop_the_others
                 settings: BTreeMap::new(),
                 reach: None,
             },
-            &priya,
-            now,
+            by,
+            Utc::now(),
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_sync_fills_the_cache_and_one_failing_binding_does_not_stop_the_others() {
+    let (_dir, store, priya, server) = demo_with("Priya", "release-manager").await;
+    let now = Utc::now();
+    let connection = acme(&store, &server, &priya).await;
     let version = store
         .artefact_choices()
         .await
@@ -252,41 +280,10 @@ fn kinds_without_an_adapter_say_so_instead_of_pretending() {
 /// GitHub environment.
 #[tokio::test]
 async fn approvals_are_asked_once_per_repository_and_shared_by_environment() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = Store::open(&dir.path().join(DATABASE_FILE)).await.unwrap();
+    let (_dir, store, priya, server) = demo_with("Priya", "release-manager").await;
     let now = Utc::now();
-    store
-        .load_workspace(&release_desk_demo::demo_workspace(now), now)
-        .await
-        .unwrap();
-    let mk = |name: &str, role: &str| ProfileDraft {
-        name: name.into(),
-        email: format!("{}@acme-health.example", name.to_lowercase()),
-        roles: vec![slug(role)],
-    };
-    let priya = store
-        .create_profile(mk("Priya", "release-manager"), now)
-        .await
-        .unwrap();
-    let tom = store
-        .create_profile(mk("Tom", "change-manager"), now)
-        .await
-        .unwrap();
-    let server = MockServer::start().await;
-    let connection = store
-        .add_connection(
-            ConnectionDraft {
-                kind: ConnectionKind::Github,
-                name: "acme".into(),
-                base_url: Some(server.uri()),
-                settings: BTreeMap::new(),
-                reach: None,
-            },
-            &priya,
-            now,
-        )
-        .await
-        .unwrap();
+    let tom = person(&store, "Tom", "change-manager").await;
+    let connection = acme(&store, &server, &priya).await;
     for env in ["test", "production"] {
         store
             .add_binding(
